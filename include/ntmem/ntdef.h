@@ -1,0 +1,160 @@
+/* ntdef.h - Windows-sized base types, NTSTATUS, lists and counted strings (ntmem). */
+#ifndef NTMEM_NTDEF_H
+#define NTMEM_NTDEF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- calling conventions, annotations, export ------------------------------------------------- */
+#define NTAPI
+#define WINAPI
+#define NTSYSAPI NTMEM_API
+#define NTKERNELAPI NTMEM_API
+#define NTHALAPI NTMEM_API
+#define IN
+#define OUT
+#define OPTIONAL
+#define UNALIGNED
+#define CONST const
+#define VOID void
+#define FASTCALL
+#define FORCEINLINE static inline __attribute__((always_inline))
+#define DECLSPEC_NORETURN __attribute__((noreturn))
+#define DECLSPEC_RESTRICT
+#define DECLSPEC_ALIGN(x) __attribute__((aligned(x)))
+#define _In_
+#define _In_opt_
+#define _Out_
+#define _Out_opt_
+#define _Inout_
+#define _Inout_opt_
+#define _IRQL_requires_max_(x)
+#define _When_(a, b)
+#define __drv_aliasesMem
+#define UNREFERENCED_PARAMETER(P) ((void)(P))
+
+#ifdef __cplusplus
+#define NTMEM_EXTERN_C extern "C"
+#define NTMEM_BEGIN_DECLS extern "C" {
+#define NTMEM_END_DECLS }
+#else
+#define NTMEM_EXTERN_C
+#define NTMEM_BEGIN_DECLS
+#define NTMEM_END_DECLS
+#endif
+#define NTMEM_API __attribute__((visibility("default")))
+#define EXTERN_C NTMEM_EXTERN_C
+
+/* ---- base types: Windows sizes on LP64 --------------------------------------------------------- */
+typedef void *PVOID, **PPVOID;
+typedef const void *PCVOID;
+typedef char CHAR, *PCHAR, *PSTR, *LPSTR;
+typedef const char *PCSTR, *LPCSTR, *PCCH;
+typedef signed char SCHAR;
+typedef unsigned char UCHAR, *PUCHAR, BYTE, *PBYTE;
+typedef short SHORT, *PSHORT, CSHORT;
+typedef unsigned short USHORT, *PUSHORT, WORD;
+typedef int32_t LONG, *PLONG, INT32;
+typedef uint32_t ULONG, *PULONG, ULONG32, DWORD, *PDWORD, UINT32;
+typedef int INT;
+typedef unsigned int UINT;
+typedef int64_t LONGLONG, *PLONGLONG, LONG64, *PLONG64, INT64;
+typedef uint64_t ULONGLONG, *PULONGLONG, ULONG64, *PULONG64, DWORD64, UINT64;
+typedef intptr_t LONG_PTR, *PLONG_PTR, INT_PTR;
+typedef uintptr_t ULONG_PTR, *PULONG_PTR, UINT_PTR, DWORD_PTR;
+typedef size_t SIZE_T, *PSIZE_T;
+typedef intptr_t SSIZE_T;
+typedef unsigned char BOOLEAN, *PBOOLEAN;
+typedef char CCHAR;
+typedef PVOID HANDLE, *PHANDLE;
+typedef LONG NTSTATUS, *PNTSTATUS;
+typedef ULONG LOGICAL;
+typedef LONG KPRIORITY;
+
+/* WCHAR is 16 bits whatever the host's wchar_t; L"" literals need -fshort-wchar (see README). */
+#if defined(__cplusplus)
+#if __SIZEOF_WCHAR_T__ == 2
+typedef wchar_t WCHAR;
+#else
+typedef char16_t WCHAR;
+#endif
+#else
+typedef uint16_t WCHAR; /* the same type as C's char16_t and gcc's -fshort-wchar wchar_t */
+#endif
+typedef WCHAR *PWCHAR, *PWSTR, *LPWSTR;
+typedef const WCHAR *PCWSTR, *LPCWSTR;
+
+#ifndef TRUE
+#define TRUE 1
+#endif
+#ifndef FALSE
+#define FALSE 0
+#endif
+#ifndef NULL
+#define NULL ((void *)0)
+#endif
+
+typedef union _LARGE_INTEGER {
+    struct {
+        ULONG LowPart;
+        LONG HighPart;
+    } u;
+    LONGLONG QuadPart;
+} LARGE_INTEGER, *PLARGE_INTEGER;
+
+typedef union _ULARGE_INTEGER {
+    struct {
+        ULONG LowPart;
+        ULONG HighPart;
+    } u;
+    ULONGLONG QuadPart;
+} ULARGE_INTEGER, *PULARGE_INTEGER;
+
+typedef LARGE_INTEGER PHYSICAL_ADDRESS, *PPHYSICAL_ADDRESS;
+
+/* ---- NTSTATUS helpers ------------------------------------------------------------------------- */
+#define NT_SUCCESS(Status) (((NTSTATUS)(Status)) >= 0)
+#define NT_INFORMATION(Status) ((((ULONG)(Status)) >> 30) == 1)
+#define NT_WARNING(Status) ((((ULONG)(Status)) >> 30) == 2)
+#define NT_ERROR(Status) ((((ULONG)(Status)) >> 30) == 3)
+
+/* ---- structure helpers ------------------------------------------------------------------------ */
+#define FIELD_OFFSET(type, field) ((LONG)offsetof(type, field))
+#define RTL_FIELD_SIZE(type, field) (sizeof(((type *)0)->field))
+#define RTL_SIZEOF_THROUGH_FIELD(type, field) (FIELD_OFFSET(type, field) + RTL_FIELD_SIZE(type, field))
+#define RTL_NUMBER_OF(A) (sizeof(A) / sizeof((A)[0]))
+#define ARRAYSIZE(A) RTL_NUMBER_OF(A)
+#define CONTAINING_RECORD(address, type, field) \
+    ((type *)((PCHAR)(address) - (ULONG_PTR)(&((type *)0)->field)))
+#define ALIGN_DOWN_BY(length, alignment) ((ULONG_PTR)(length) & ~((ULONG_PTR)(alignment) - 1))
+#define ALIGN_UP_BY(length, alignment) (ALIGN_DOWN_BY(((ULONG_PTR)(length) + (alignment) - 1), alignment))
+#define MAKELONG(a, b) ((LONG)(((USHORT)(a)) | ((ULONG)((USHORT)(b))) << 16))
+
+/* ---- lists (the inline routines that operate on them live in wdm.h) ----------------------------- */
+typedef struct _LIST_ENTRY {
+    struct _LIST_ENTRY *Flink;
+    struct _LIST_ENTRY *Blink;
+} LIST_ENTRY, *PLIST_ENTRY, *PRLIST_ENTRY;
+
+typedef struct _SINGLE_LIST_ENTRY {
+    struct _SINGLE_LIST_ENTRY *Next;
+} SINGLE_LIST_ENTRY, *PSINGLE_LIST_ENTRY;
+
+/* ---- counted strings -------------------------------------------------------------------------- */
+typedef struct _STRING {
+    USHORT Length;
+    USHORT MaximumLength;
+    PCHAR Buffer;
+} STRING, *PSTRING, ANSI_STRING, *PANSI_STRING, OEM_STRING, *POEM_STRING;
+typedef const STRING *PCSTRING, *PCANSI_STRING, *PCOEM_STRING;
+
+typedef struct _UNICODE_STRING {
+    USHORT Length;
+    USHORT MaximumLength;
+    PWSTR Buffer;
+} UNICODE_STRING, *PUNICODE_STRING;
+typedef const UNICODE_STRING *PCUNICODE_STRING;
+
+#include "ntstatus.h"
+
+#endif /* NTMEM_NTDEF_H */

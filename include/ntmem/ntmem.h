@@ -1,0 +1,81 @@
+/* ntmem.h - ntmem's own extras: configuration, bug-check hook, pool inspection and statistics. */
+#ifndef NTMEM_NTMEM_H
+#define NTMEM_NTMEM_H
+
+#include "wdm.h"
+
+NTMEM_BEGIN_DECLS
+
+#define NTMEM_VERSION_MAJOR 0
+#define NTMEM_VERSION_MINOR 1
+
+/*
+ * Environment variables read once, at initialisation:
+ *   NTMEM_NONPAGED_POOL_MAX, NTMEM_PAGED_POOL_MAX   pool maxima in bytes (suffix K, M or G allowed)
+ *   NTMEM_POOL_REPORT=1                              print the poolmon-style table at process exit
+ */
+
+/* ---- bug checks ------------------------------------------------------------------------------- */
+/*
+ * A hook receives every bug check instead of the STOP report and SIGABRT. It is meant for tests: it
+ * may longjmp out or exit the process. If it returns, the bug check proceeds as if no hook were set.
+ * Returns the previous hook; NULL removes the hook.
+ */
+typedef VOID (*NTMEM_BUGCHECK_HOOK)(ULONG BugCheckCode, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3,
+                                    ULONG_PTR P4);
+NTMEM_API NTMEM_BUGCHECK_HOOK ntmem_set_bugcheck_hook(NTMEM_BUGCHECK_HOOK Hook);
+/* The symbolic name of a bug-check code ("BAD_POOL_CALLER"), or "UNKNOWN_BUGCHECK". */
+NTMEM_API PCSTR ntmem_bugcheck_name(ULONG BugCheckCode);
+
+/* ---- pool limits and usage -------------------------------------------------------------------- */
+/* Sets the maximum bytes the nonpaged or paged pool may commit (PoolType's base type decides which).
+ * Values above the reserved size of the pool's region are clipped to it. */
+NTMEM_API NTSTATUS ntmem_set_pool_limit(POOL_TYPE PoolType, SIZE_T MaximumBytes);
+
+typedef struct _NTMEM_POOL_USAGE {
+    SIZE_T LimitBytes;        /* current maximum */
+    SIZE_T ReservedBytes;     /* size of the region reserved for this pool */
+    SIZE_T CommittedBytes;    /* pages committed to the pool, in bytes */
+    SIZE_T PeakCommittedBytes;
+    SIZE_T UsedBytes;         /* bytes in allocated blocks, headers included (poolmon's Bytes) */
+    SIZE_T BigAllocations;    /* live allocations of a page or more */
+} NTMEM_POOL_USAGE, *PNTMEM_POOL_USAGE;
+NTMEM_API NTSTATUS ntmem_query_pool_usage(POOL_TYPE PoolType, PNTMEM_POOL_USAGE Usage);
+
+/* Returns the calling thread's cached free pool blocks to the shared pool (as thread exit does). */
+NTMEM_API VOID ntmem_flush_thread_pool_cache(VOID);
+
+/* ---- !pool: what is at an address ------------------------------------------------------------- */
+typedef struct _NTMEM_POOL_BLOCK_INFO {
+    PVOID Header;          /* the block's POOL_HEADER, or NULL for page-sized (big) allocations */
+    PVOID Block;           /* the address the allocator returned */
+    SIZE_T BlockSize;      /* bytes in the block, header included (whole pages for big blocks) */
+    ULONG Tag;             /* as allocated, PROTECTED_POOL bit included */
+    POOL_TYPE PoolType;    /* base pool type */
+    BOOLEAN Allocated;     /* FALSE for free blocks (including ones held in per-thread caches) */
+    BOOLEAN QuotaCharged;
+    PEPROCESS ProcessBilled;
+} NTMEM_POOL_BLOCK_INFO, *PNTMEM_POOL_BLOCK_INFO;
+/* Finds the pool block containing Address (any byte of it). STATUS_INVALID_ADDRESS if none. */
+NTMEM_API NTSTATUS ntmem_pool_lookup(PVOID Address, PNTMEM_POOL_BLOCK_INFO Info);
+
+/* Writes the poolmon-style table (Tag Type Allocs Frees Diff Bytes PerAlloc) to a file descriptor. */
+NTMEM_API VOID ntmem_print_pool_report(int Fd);
+
+/* ---- process quotas --------------------------------------------------------------------------- */
+typedef struct _NTMEM_QUOTA_USAGE {
+    SIZE_T PagedPoolLimit;
+    SIZE_T NonPagedPoolLimit;
+    SIZE_T QuotaPagedPoolUsage;
+    SIZE_T QuotaPeakPagedPoolUsage;
+    SIZE_T QuotaNonPagedPoolUsage;
+    SIZE_T QuotaPeakNonPagedPoolUsage;
+} NTMEM_QUOTA_USAGE, *PNTMEM_QUOTA_USAGE;
+/* Limits of (SIZE_T)-1 mean unlimited, the default. */
+NTMEM_API NTSTATUS ntmem_set_process_quota_limits(PEPROCESS Process, SIZE_T PagedPoolLimit,
+                                                  SIZE_T NonPagedPoolLimit);
+NTMEM_API NTSTATUS ntmem_query_process_quota(PEPROCESS Process, PNTMEM_QUOTA_USAGE Usage);
+
+NTMEM_END_DECLS
+
+#endif /* NTMEM_NTMEM_H */

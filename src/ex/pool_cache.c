@@ -1,0 +1,107 @@
+/* pool_cache.c - per-thread caches of free small blocks (the per-processor lookasides of NT's pool). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ex/pool.h"
+#include "ex/track.h"
+
+#ifdef NTMEM_HAVE_VALGRIND
+int ExpUnderValgrind;
+__attribute__((constructor)) static void ExpDetectValgrind(void)
+{
+    ExpUnderValgrind = RUNNING_ON_VALGRIND ? 1 : 0;
+}
+#endif
+
+static pthread_key_t ExpThreadKey;
+static pthread_once_t ExpThreadKeyOnce = PTHREAD_ONCE_INIT;
+
+/* How many blocks one trip to the shared descriptor moves: about 2 KB, between 8 and 64 blocks. */
+static ULONG ExpBatchFor(ULONG units)
+{
+    ULONG n = 2048 / (units << EXP_BLOCK_SHIFT);
+    return n < 8 ? 8 : n > 64 ? 64 : n;
+}
+
+static void ExpThreadExit(void *arg)
+{
+    EXP_POOL_THREAD *t = arg;
+    for (ULONG p = 0; p < EXP_POOL_COUNT; p++)
+        for (ULONG u = EXP_MIN_UNITS; u <= EXP_CACHE_MAX_UNITS; u++)
+            ExpFlushBin(t, p, u, 0);
+    ExpRetireThreadTags(t);
+    KiThread.Pool = NULL;
+    free(t);
+}
+
+static void ExpCreateThreadKey(void)
+{
+    if (pthread_key_create(&ExpThreadKey, ExpThreadExit) != 0) {
+        fprintf(stderr, "ntmem: pthread_key_create failed\n");
+        abort();
+    }
+}
+
+EXP_POOL_THREAD *ExpCreatePoolThread(void)
+{
+    MiEnsureInitialized();
+    pthread_once(&ExpThreadKeyOnce, ExpCreateThreadKey);
+    EXP_POOL_THREAD *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        fprintf(stderr, "ntmem: out of host memory for a thread's pool state\n");
+        abort();
+    }
+    for (ULONG p = 0; p < EXP_POOL_COUNT; p++)
+        for (ULONG u = 0; u <= EXP_CACHE_MAX_UNITS; u++)
+            t->Bins[p][u].MaxDepth = 4 * ExpBatchFor(u ? u : 1);
+    ExpRegisterThreadTags(t);
+    KiThread.Pool = t;
+    pthread_setspecific(ExpThreadKey, t);
+    return t;
+}
+
+PVOID ExpRefillBin(EXP_POOL_THREAD *t, ULONG pool, ULONG units, ULONG limit_percent)
+{
+    EXP_CACHE_BIN *bin = &t->Bins[pool][units];
+    PVOID list;
+    ULONG got = ExpTakeBlocks(&ExpPoolDescriptors[pool], units, ExpBatchFor(units), &list, limit_percent);
+    if (got == 0)
+        return NULL;
+    /* Keep all but the first; the caller gets that one. */
+    ExpTrackInternal(list, sizeof(PVOID));
+    bin->Head = *(PVOID *)list;
+    ExpTrackInternalDone(list, sizeof(PVOID));
+    bin->Depth = got - 1;
+    return list;
+}
+
+void ExpFlushBin(EXP_POOL_THREAD *t, ULONG pool, ULONG units, ULONG keep)
+{
+    EXP_CACHE_BIN *bin = &t->Bins[pool][units];
+    if (bin->Depth <= keep)
+        return;
+    /* Detach Depth - keep blocks from the head and hand them back in one locked trip. */
+    PVOID first = bin->Head, last = first;
+    for (ULONG i = 1; i < bin->Depth - keep; i++) {
+        ExpTrackInternal(last, sizeof(PVOID));
+        PVOID next = *(PVOID *)last;
+        ExpTrackInternalDone(last, sizeof(PVOID));
+        last = next;
+    }
+    ExpTrackInternal(last, sizeof(PVOID));
+    bin->Head = *(PVOID *)last;
+    *(PVOID *)last = NULL;
+    ExpTrackInternalDone(last, sizeof(PVOID));
+    bin->Depth = keep;
+    ExpReturnBlocks(&ExpPoolDescriptors[pool], first);
+}
+
+NTMEM_API VOID ntmem_flush_thread_pool_cache(VOID)
+{
+    EXP_POOL_THREAD *t = KiThread.Pool;
+    if (t == NULL)
+        return;
+    for (ULONG p = 0; p < EXP_POOL_COUNT; p++)
+        for (ULONG u = EXP_MIN_UNITS; u <= EXP_CACHE_MAX_UNITS; u++)
+            ExpFlushBin(t, p, u, 0);
+}

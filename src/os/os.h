@@ -1,0 +1,26 @@
+/* os.h - the thin host layer: the only calls to mmap/mprotect/madvise/sysconf live behind it. */
+#ifndef NTMEM_OS_H
+#define NTMEM_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every primitive returns 0 or an errno value. */
+int OsReserve(void *hint, size_t size, void **base);         /* PROT_NONE, MAP_NORESERVE */
+int OsReserveFixed(void *address, size_t size);              /* at exactly address, or EEXIST */
+int OsRelease(void *base, size_t size);
+int OsCommit(void *address, size_t size);                    /* read/write */
+int OsDecommit(void *address, size_t size);                  /* drop contents, back to PROT_NONE */
+int OsProtect(void *address, size_t size, int prot);         /* PROT_* values */
+size_t OsPageSize(void);
+uint64_t OsPhysicalMemory(void);
+unsigned OsProcessorCount(void);
+unsigned OsCurrentProcessor(void);
+/* Finds the [stack] mapping's start and the highest other mapping's end below it (/proc/self/maps). */
+int OsFindHighGap(uintptr_t *gap_low, uintptr_t *gap_high);
+/* Parses "123", "64K", "512M", "8G"; returns 0 and the value, or EINVAL. */
+int OsParseSize(const char *text, uint64_t *value);
+/* getenv that ignores empty values. */
+const char *OsGetEnv(const char *name);
+
+#endif /* NTMEM_OS_H */
