@@ -63,6 +63,8 @@ NTKERNELAPI ULONG NTAPI KeQueryMaximumProcessorCount(VOID);
 /* ---- bug checks ------------------------------------------------------------------------------- */
 #define IRQL_NOT_GREATER_OR_EQUAL 0x00000009
 #define IRQL_NOT_LESS_OR_EQUAL 0x0000000A
+#define SPIN_LOCK_ALREADY_OWNED 0x0000000F
+#define SPIN_LOCK_NOT_OWNED 0x00000010
 #define BAD_POOL_HEADER 0x00000019
 #define KMODE_EXCEPTION_NOT_HANDLED 0x0000001E
 #define MUST_SUCCEED_POOL_EMPTY 0x00000041

@@ -87,13 +87,15 @@ typedef struct _EXP_TAG_COUNTS {
 #define EXP_THREAD_TAGS 256          /* power of two; overflow goes to the shared locked table */
 
 typedef struct _EXP_POOL_THREAD {
-    EXP_CACHE_BIN Bins[EXP_POOL_COUNT][EXP_CACHE_MAX_UNITS + 1];
-    EXP_TAG_COUNTS *LastTag;         /* one-entry cache in front of the hash */
+    EXP_CACHE_BIN Bins[EXP_CACHE_MAX_UNITS + 1][EXP_POOL_COUNT]; /* by size, then pool */
+    EXP_TAG_COUNTS *LastTag;         /* one-entry cache in front of the hash; never NULL */
     struct _EXP_POOL_THREAD *Next, *Prev; /* registry of live threads, under ExpThreadListLock */
     EXP_TAG_COUNTS Tags[EXP_THREAD_TAGS];
 } EXP_POOL_THREAD;
 
 NTMEM_HIDDEN EXP_POOL_THREAD *ExpCreatePoolThread(void);
+/* What LastTag points at before a thread's first count: a tag no allocation can have. */
+extern NTMEM_HIDDEN EXP_TAG_COUNTS ExpNoTag;
 
 static inline EXP_POOL_THREAD *ExpCurrentPoolThread(void)
 {
@@ -145,7 +147,7 @@ static inline EXP_TAG_COUNTS *ExpTagCounts(EXP_POOL_THREAD *Thread, ULONG Tag)
 {
     Tag &= ~PROTECTED_POOL;
     EXP_TAG_COUNTS *c = Thread->LastTag;
-    if (NTMEM_LIKELY(c != NULL && c->Tag == Tag))
+    if (NTMEM_LIKELY(c->Tag == Tag))
         return c;
     return ExpFindTagSlow(Thread, Tag);
 }

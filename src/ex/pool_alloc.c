@@ -25,7 +25,7 @@ static DECLSPEC_NORETURN void ExpBadIrqlAllocate(KIRQL irql, ULONG type, SIZE_T 
 /* Pops a cached block of Units, refilling the cache from the descriptor when it is empty. */
 static inline PVOID ExpTakeCached(EXP_POOL_THREAD *t, ULONG pool, ULONG units, ULONG limit_percent)
 {
-    EXP_CACHE_BIN *bin = &t->Bins[pool][units];
+    EXP_CACHE_BIN *bin = &t->Bins[units][pool];
     PVOID p = bin->Head;
     if (NTMEM_LIKELY(p != NULL)) {
         ExpTrackInternal(p, sizeof(PVOID));
@@ -155,27 +155,48 @@ static DECLSPEC_NORETURN void ExpZeroTag(ULONG type, SIZE_T bytes, PVOID caller)
                          "pool allocated with a tag of 0, which no tool could track; pick a four-letter tag");
 }
 
+/* Everything ExAllocatePoolWithTag's fast path does not: zero tags, odd types, refills. */
+static __attribute__((noinline)) PVOID ExpAllocateWithTagSlow(POOL_TYPE type, SIZE_T bytes, ULONG tag, PVOID caller)
+{
+    if (tag == 0)
+        ExpZeroTag(type, bytes, caller);
+    return ExpAllocate(type, bytes, tag, ExpHowFromType(type), 100);
+}
+
+static __attribute__((noinline)) PVOID ExpCountAllocSlow(EXP_POOL_THREAD *t, ULONG tag, ULONG pool, SIZE_T size, PVOID p)
+{
+    ExpCountAlloc(t, tag, pool, size);
+    return p;
+}
+
 NTKERNELAPI PVOID NTAPI ExAllocatePoolWithTag(POOL_TYPE type, SIZE_T bytes, ULONG tag)
 {
-    /* The common case inline: a plain paged or nonpaged request served from this thread's cache. */
+    /* The common case: a plain paged or nonpaged request served from this thread's cache, with
+     * only tail calls so that it needs no stack frame. */
+    KI_THREAD *kt = &KiThread;
+    EXP_POOL_THREAD *t = kt->Pool;
     ULONG pool = (ULONG)type;
-    if (NTMEM_LIKELY(pool <= PagedPool && tag != 0 && bytes <= EXP_CACHE_MAX_UNITS * EXP_BLOCK_UNIT - sizeof(POOL_HEADER) &&
-                     KiThread.Irql <= (pool ? APC_LEVEL : DISPATCH_LEVEL) && KiThread.Pool != NULL)) {
-        EXP_POOL_THREAD *t = KiThread.Pool;
-        PVOID p = ExpTakeCached(t, pool, ExpUnitsFor(bytes), 100);
-        if (NTMEM_LIKELY(p != NULL)) {
-            PPOOL_HEADER h = ExpHeaderOf(p);
-            SIZE_T size = (SIZE_T)h->BlockSize << EXP_BLOCK_SHIFT;
-            h->PoolType = (UCHAR)(pool + 1);
-            h->PoolTag = tag;
-            ExpCountAlloc(t, tag, pool, size);
-            ExpTrackAlloc(p, bytes, size - sizeof(POOL_HEADER));
-            return p;
-        }
-    }
-    if (tag == 0)
-        ExpZeroTag(type, bytes, __builtin_return_address(0));
-    return ExpAllocate(type, bytes, tag, ExpHowFromType(type), 100);
+    if (NTMEM_UNLIKELY(pool > PagedPool || tag == 0 || bytes > EXP_CACHE_MAX_UNITS * EXP_BLOCK_UNIT - sizeof(POOL_HEADER) ||
+                       t == NULL || kt->Irql + pool > DISPATCH_LEVEL))
+        return ExpAllocateWithTagSlow(type, bytes, tag, __builtin_return_address(0));
+    EXP_CACHE_BIN *bin = &t->Bins[ExpUnitsFor(bytes)][pool];
+    PVOID p = bin->Head;
+    if (NTMEM_UNLIKELY(p == NULL))
+        return ExpAllocateWithTagSlow(type, bytes, tag, __builtin_return_address(0));
+    ExpTrackInternal(p, sizeof(PVOID));
+    bin->Head = *(PVOID *)p;
+    bin->Depth--;
+    PPOOL_HEADER h = ExpHeaderOf(p);
+    SIZE_T size = (SIZE_T)h->BlockSize << EXP_BLOCK_SHIFT;
+    h->PoolType = (UCHAR)(pool + 1);
+    h->PoolTag = tag;
+    ExpTrackAlloc(p, bytes, size - sizeof(POOL_HEADER));
+    EXP_TAG_COUNTS *c = t->LastTag;
+    if (NTMEM_UNLIKELY(c->Tag != (tag & ~PROTECTED_POOL)))
+        return ExpCountAllocSlow(t, tag, pool, size, p);
+    ExpCounterAdd(&c->Allocs[pool], 1);
+    ExpCounterAdd(&c->BytesAllocated[pool], size);
+    return p;
 }
 
 NTKERNELAPI PVOID NTAPI ExAllocatePool(POOL_TYPE type, SIZE_T bytes)

@@ -13,6 +13,8 @@ __attribute__((constructor)) static void ExpDetectValgrind(void)
 }
 #endif
 
+EXP_TAG_COUNTS ExpNoTag = {.Tag = 0xFFFFFFFF}; /* tags are counted without their top bit */
+
 static pthread_key_t ExpThreadKey;
 static pthread_once_t ExpThreadKeyOnce = PTHREAD_ONCE_INIT;
 
@@ -53,7 +55,8 @@ EXP_POOL_THREAD *ExpCreatePoolThread(void)
     }
     for (ULONG p = 0; p < EXP_POOL_COUNT; p++)
         for (ULONG u = 0; u <= EXP_CACHE_MAX_UNITS; u++)
-            t->Bins[p][u].MaxDepth = 4 * ExpBatchFor(u ? u : 1);
+            t->Bins[u][p].MaxDepth = 4 * ExpBatchFor(u ? u : 1);
+    t->LastTag = &ExpNoTag;
     ExpRegisterThreadTags(t);
     KiThread.Pool = t;
     pthread_setspecific(ExpThreadKey, t);
@@ -62,7 +65,7 @@ EXP_POOL_THREAD *ExpCreatePoolThread(void)
 
 PVOID ExpRefillBin(EXP_POOL_THREAD *t, ULONG pool, ULONG units, ULONG limit_percent)
 {
-    EXP_CACHE_BIN *bin = &t->Bins[pool][units];
+    EXP_CACHE_BIN *bin = &t->Bins[units][pool];
     PVOID list;
     ULONG got = ExpTakeBlocks(&ExpPoolDescriptors[pool], units, ExpBatchFor(units), &list, limit_percent);
     if (got == 0)
@@ -77,7 +80,7 @@ PVOID ExpRefillBin(EXP_POOL_THREAD *t, ULONG pool, ULONG units, ULONG limit_perc
 
 void ExpFlushBin(EXP_POOL_THREAD *t, ULONG pool, ULONG units, ULONG keep)
 {
-    EXP_CACHE_BIN *bin = &t->Bins[pool][units];
+    EXP_CACHE_BIN *bin = &t->Bins[units][pool];
     if (bin->Depth <= keep)
         return;
     /* Detach Depth - keep blocks from the head and hand them back in one locked trip. */

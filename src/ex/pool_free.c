@@ -56,15 +56,36 @@ static DECLSPEC_NORETURN void ExpNotPoolAddress(PVOID block, MI_REGION_ID region
 }
 
 /* Quick header checks on the fast path; anything odd goes to the full (locked) diagnosis. */
-static inline BOOLEAN ExpHeaderLooksLive(PVOID block, PPOOL_HEADER h, ULONG pool)
+static BOOLEAN ExpHeaderLooksLive(PVOID block, PPOOL_HEADER h, ULONG pool)
 {
+    /* Alignment first: only then is the header known to lie in the same (committed) page. */
+    if (((ULONG_PTR)block & (EXP_BLOCK_UNIT - 1)) != 0 || BYTE_OFFSET(block) < sizeof(POOL_HEADER))
+        return FALSE;
     ULONG type = h->PoolType, units = h->BlockSize;
-    return ((ULONG_PTR)block & (EXP_BLOCK_UNIT - 1)) == 0 && BYTE_OFFSET(block) >= sizeof(POOL_HEADER) &&
-           type != 0 && ExpPoolIndex((type & ~EXP_POOL_QUOTA) - 1) == pool && units >= EXP_MIN_UNITS &&
-           (BYTE_OFFSET(h) >> EXP_BLOCK_SHIFT) + units <= EXP_PAGE_UNITS;
+    return type != 0 && (type & ~(EXP_POOL_QUOTA | 7u)) == 0 && ExpPoolIndex((type & 7u) - 1) == pool &&
+           units >= EXP_MIN_UNITS && (BYTE_OFFSET(h) >> EXP_BLOCK_SHIFT) + units <= EXP_PAGE_UNITS;
 }
 
-static void ExpFree(PVOID block, ULONG tag, BOOLEAN check_tag)
+/* Pushes a freed small block on this thread's cache, or gives it to the descriptor if too large. */
+static inline void ExpCacheFreedBlock(EXP_POOL_THREAD *t, PVOID block, ULONG pool, ULONG units)
+{
+    ExpTrackInternal(block, sizeof(PVOID));
+    if (NTMEM_LIKELY(units <= EXP_CACHE_MAX_UNITS)) {
+        EXP_CACHE_BIN *bin = &t->Bins[units][pool];
+        *(PVOID *)block = bin->Head;
+        ExpTrackInternalDone(block, sizeof(PVOID));
+        bin->Head = block;
+        if (NTMEM_UNLIKELY(++bin->Depth > bin->MaxDepth))
+            ExpFlushBin(t, pool, units, bin->MaxDepth / 2);
+        return;
+    }
+    *(PVOID *)block = NULL;
+    ExpTrackInternalDone(block, sizeof(PVOID));
+    ExpReturnBlocks(&ExpPoolDescriptors[pool], block);
+}
+
+/* Every check of a free, in the order Windows makes them, with the exact bug check for each. */
+static __attribute__((noinline)) void ExpFree(PVOID block, ULONG tag, BOOLEAN check_tag)
 {
     MiEnsureInitialized();
     MI_REGION_ID region = MiRegionOf(block);
@@ -88,8 +109,7 @@ static void ExpFree(PVOID block, ULONG tag, BOOLEAN check_tag)
     }
 
     PPOOL_HEADER h = ExpHeaderOf(block);
-    if (NTMEM_UNLIKELY(((ULONG_PTR)block & (EXP_BLOCK_UNIT - 1)) != 0 || BYTE_OFFSET(block) < sizeof(POOL_HEADER) ||
-                       !ExpHeaderLooksLive(block, h, pool)))
+    if (NTMEM_UNLIKELY(!ExpHeaderLooksLive(block, h, pool)))
         ExpDiagnoseBadSmallFree(block, pool);
     ULONG units = h->BlockSize, type = h->PoolType;
     if (NTMEM_UNLIKELY(check_tag ? h->PoolTag != tag : (h->PoolTag & PROTECTED_POOL) != 0))
@@ -103,29 +123,64 @@ static void ExpFree(PVOID block, ULONG tag, BOOLEAN check_tag)
     ExpCountFree(t, h->PoolTag, pool, size);
     h->PoolType = 0;
     ExpTrackFree(block, size - sizeof(POOL_HEADER));
+    ExpCacheFreedBlock(t, block, pool, units);
+}
+
+/* Out of line so the fast path below makes only tail calls and needs no stack frame. */
+static __attribute__((noinline)) void ExpFreeFinishSlow(EXP_POOL_THREAD *t, ULONG tag, ULONG pool, ULONG units)
+{
+    ExpCountFree(t, tag, pool, (SIZE_T)units << EXP_BLOCK_SHIFT);
+    EXP_CACHE_BIN *bin = &t->Bins[units][pool];
+    if (bin->Depth > bin->MaxDepth)
+        ExpFlushBin(t, pool, units, bin->MaxDepth / 2);
+}
+
+/*
+ * The common free in a few loads: a plain NonPagedPool or PagedPool block of a cached size, in a
+ * small-block page, freed by a thread with pool state at a legal IRQL with the right tag. Anything
+ * else - including anything odd - goes to ExpFree, which repeats every check and reports.
+ */
+static __attribute__((always_inline)) inline void ExpFreeFast(PVOID block, ULONG tag, BOOLEAN check_tag)
+{
+    KI_THREAD *kt = &KiThread;
+    EXP_POOL_THREAD *t = kt->Pool;
+    ULONG_PTR offset = (ULONG_PTR)((PUCHAR)block - MiSystemSpace.PfnBase);
+    if (NTMEM_UNLIKELY(t == NULL || offset >= MiSystemSpace.PoolBytes || ((ULONG_PTR)block & (EXP_BLOCK_UNIT - 1)) != 0 ||
+                       BYTE_OFFSET(block) == 0))
+        return ExpFree(block, tag, check_tag);
+    ULONG pool = offset >= MiSystemSpace.PagedPoolOffset;
+    if (NTMEM_UNLIKELY(kt->Irql + pool > DISPATCH_LEVEL || /* paged pool allows one level less */
+                       MiPageState(&MiSystemSpace.PfnDatabase[offset >> PAGE_SHIFT]) != MiPageSmallPool))
+        return ExpFree(block, tag, check_tag);
+    PPOOL_HEADER h = ExpHeaderOf(block);
+    ULONG type = h->PoolType, units = h->BlockSize, htag = h->PoolTag;
+    if (NTMEM_UNLIKELY(type != pool + 1 || units - EXP_MIN_UNITS > EXP_CACHE_MAX_UNITS - EXP_MIN_UNITS ||
+                       (BYTE_OFFSET(h) >> EXP_BLOCK_SHIFT) + units > EXP_PAGE_UNITS ||
+                       (check_tag ? htag != tag : (htag & PROTECTED_POOL) != 0)))
+        return ExpFree(block, tag, check_tag);
+    h->PoolType = 0;
+    ExpTrackFree(block, ((SIZE_T)units << EXP_BLOCK_SHIFT) - sizeof(POOL_HEADER));
     ExpTrackInternal(block, sizeof(PVOID));
-    if (units <= EXP_CACHE_MAX_UNITS) {
-        EXP_CACHE_BIN *bin = &t->Bins[pool][units];
-        *(PVOID *)block = bin->Head;
-        ExpTrackInternalDone(block, sizeof(PVOID));
-        bin->Head = block;
-        if (NTMEM_UNLIKELY(++bin->Depth > bin->MaxDepth))
-            ExpFlushBin(t, pool, units, bin->MaxDepth / 2);
-        return;
-    }
-    *(PVOID *)block = NULL;
+    EXP_CACHE_BIN *bin = &t->Bins[units][pool];
+    *(PVOID *)block = bin->Head;
     ExpTrackInternalDone(block, sizeof(PVOID));
-    ExpReturnBlocks(&ExpPoolDescriptors[pool], block);
+    bin->Head = block;
+    ULONG depth = ++bin->Depth;
+    EXP_TAG_COUNTS *c = t->LastTag;
+    if (NTMEM_UNLIKELY(c->Tag != (htag & ~PROTECTED_POOL) || depth > bin->MaxDepth))
+        return ExpFreeFinishSlow(t, htag, pool, units);
+    ExpCounterAdd(&c->Frees[pool], 1);
+    ExpCounterAdd(&c->BytesFreed[pool], (SIZE_T)units << EXP_BLOCK_SHIFT);
 }
 
 NTKERNELAPI VOID NTAPI ExFreePoolWithTag(PVOID block, ULONG tag)
 {
-    ExpFree(block, tag, TRUE);
+    ExpFreeFast(block, tag, TRUE);
 }
 
 NTKERNELAPI VOID NTAPI ExFreePool(PVOID block)
 {
-    ExpFree(block, 0, FALSE);
+    ExpFreeFast(block, 0, FALSE);
 }
 
 /* Extended parameters at free describe secure pool, which ntmem never hands out: a required one
@@ -156,8 +211,7 @@ NTKERNELAPI SIZE_T NTAPI ExQueryPoolBlockSize(PVOID block, PBOOLEAN quota_charge
     if (state != MiPageSmallPool)
         ExpNotPoolAddress(block, region);
     PPOOL_HEADER h = ExpHeaderOf(block);
-    if (((ULONG_PTR)block & (EXP_BLOCK_UNIT - 1)) != 0 || BYTE_OFFSET(block) < sizeof(POOL_HEADER) ||
-        !ExpHeaderLooksLive(block, h, region == MiPagedPoolRegion))
+    if (!ExpHeaderLooksLive(block, h, region == MiPagedPoolRegion))
         ExpDiagnoseBadSmallFree(block, region == MiPagedPoolRegion);
     if (quota_charged != NULL)
         *quota_charged = (h->PoolType & EXP_POOL_QUOTA) != 0;

@@ -14,7 +14,7 @@
 #endif
 
 #if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if __has_include(<valgrind/memcheck.h>) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && !defined(NTMEM_NO_VALGRIND)
 #include <valgrind/memcheck.h>
 #define NTMEM_HAVE_VALGRIND 1
 #endif

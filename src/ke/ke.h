@@ -29,4 +29,7 @@ NTMEM_HIDDEN DECLSPEC_NORETURN void KiBugCheckWithReason(ULONG Code, ULONG_PTR P
                                                          ULONG_PTR P4, const char *Format, ...)
     __attribute__((format(printf, 6, 7)));
 
+/* The table's one-line explanation for a code (and, where it matters, its parameter 1). */
+NTMEM_HIDDEN PCSTR KiBugCheckExplanation(ULONG Code, ULONG_PTR P1);
+
 #endif /* NTMEM_KE_H */

@@ -53,7 +53,11 @@ typedef struct _MI_SYSTEM_SPACE {
     PUCHAR Start;             /* == MmSystemRangeStart */
     PUCHAR End;
     MI_PFN *PfnDatabase;      /* indexed by (va - PfnBase) >> PAGE_SHIFT */
-    PUCHAR PfnBase;           /* first page the database describes (the first region) */
+    PUCHAR PfnBase;           /* first page the database describes: the nonpaged pool's base */
+    PUCHAR PagedPoolStart;    /* the paged pool follows the nonpaged pool directly... */
+    PUCHAR PoolEnd;           /* ...and ends here, so one range check finds pool addresses */
+    SIZE_T PoolBytes;         /* PoolEnd - PfnBase */
+    SIZE_T PagedPoolOffset;   /* PagedPoolStart - PfnBase */
     MI_REGION Regions[MiRegionCount];
 } MI_SYSTEM_SPACE;
 

@@ -101,6 +101,10 @@ static void MiInitializeOnce(void)
     MiSystemSpace.Start = start;
     MiSystemSpace.PfnDatabase = (MI_PFN *)start;
     MiSystemSpace.PfnBase = start + pfn_bytes;
+    MiSystemSpace.PagedPoolStart = start + pfn_bytes + nonpaged;
+    MiSystemSpace.PoolEnd = start + pfn_bytes + nonpaged + paged;
+    MiSystemSpace.PoolBytes = nonpaged + paged;
+    MiSystemSpace.PagedPoolOffset = nonpaged;
     MiInitializeRegion(&MiSystemSpace.Regions[MiNonPagedPoolRegion], start + pfn_bytes, nonpaged);
     MiInitializeRegion(&MiSystemSpace.Regions[MiPagedPoolRegion], start + pfn_bytes + nonpaged, paged);
     MiInitializeRegion(&MiSystemSpace.Regions[MiSystemPteRegion], start + pfn_bytes + nonpaged + paged,

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,4 +138,14 @@ const char *OsGetEnv(const char *name)
 {
     const char *v = getenv(name);
     return (v != NULL && *v != '\0') ? v : NULL;
+}
+
+void OsAbort(void)
+{
+    sigset_t set;
+    signal(SIGABRT, SIG_DFL);
+    sigemptyset(&set);
+    sigaddset(&set, SIGABRT);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    abort();
 }
