@@ -83,6 +83,14 @@ typedef uint16_t WCHAR; /* the same type as C's char16_t and gcc's -fshort-wchar
 #endif
 typedef WCHAR *PWCHAR, *PWSTR, *LPWSTR;
 typedef const WCHAR *PCWSTR, *LPCWSTR;
+/* TCHAR follows UNICODE as in the Windows headers; kernel code is normally built without it. */
+#ifdef UNICODE
+typedef WCHAR TCHAR;
+#else
+typedef char TCHAR;
+#endif
+typedef TCHAR *PTSTR, *LPTSTR, *PTCHAR;
+typedef const TCHAR *PCTSTR, *LPCTSTR;
 
 #ifndef TRUE
 #define TRUE 1
