@@ -67,11 +67,22 @@ extern NTMEM_HIDDEN EXP_POOL_DESCRIPTOR ExpPoolDescriptors[EXP_POOL_COUNT];
 
 /* ---- per-thread state ----------------------------------------------------------------------- */
 
+/*
+ * A cache bin: free blocks of exactly one size and pool, plus the counts of the bin's most recent tag.
+ * Counting at the bin costs one increment (bytes follow from the bin's size); when a block of another
+ * tag passes through, the bin's counts are folded into the thread's tag table and the bin switches.
+ */
 typedef struct _EXP_CACHE_BIN {
-    PVOID Head;     /* free blocks linked through their first 8 bytes */
-    ULONG Depth;
+    PVOID Head;      /* free blocks linked through their first 8 bytes */
+    LONG Room;       /* blocks the bin may still take before it must flush: MaxDepth - depth */
     ULONG MaxDepth;
+    ULONG Tag;       /* tag counted here, as given; EXP_NO_TAG when none */
+    ULONG Reserved;
+    ULONG64 Allocs;  /* allocations and frees of Tag in this bin not yet in the tag table */
+    ULONG64 Frees;
+    ULONG64 Padding[3]; /* one cache line a bin */
 } EXP_CACHE_BIN;
+#define EXP_NO_TAG 0xFFFFFFFFu /* not a valid tag (its bytes are not ASCII); counted in the table */
 
 /* Counters of one tag. Only the owning thread writes them (relaxed stores, no locked instructions);
  * queries read them from any thread and add up all threads. */
@@ -96,6 +107,8 @@ typedef struct _EXP_POOL_THREAD {
 NTMEM_HIDDEN EXP_POOL_THREAD *ExpCreatePoolThread(void);
 /* What LastTag points at before a thread's first count: a tag no allocation can have. */
 extern NTMEM_HIDDEN EXP_TAG_COUNTS ExpNoTag;
+/* Folds a bin's counts into the tag table and makes Tag the bin's tag (the bin-count slow path). */
+NTMEM_HIDDEN void ExpSwitchBinTag(EXP_POOL_THREAD *Thread, ULONG Units, ULONG PoolIndex, ULONG Tag);
 
 static inline EXP_POOL_THREAD *ExpCurrentPoolThread(void)
 {
@@ -152,30 +165,35 @@ static inline EXP_TAG_COUNTS *ExpTagCounts(EXP_POOL_THREAD *Thread, ULONG Tag)
     return ExpFindTagSlow(Thread, Tag);
 }
 
-/* Shared (locked) slot for tags that do not fit a thread's table; NULL-safe for ExpTagCounts users. */
-NTMEM_HIDDEN void ExpCountShared(ULONG Tag, ULONG PoolIndex, BOOLEAN Alloc, SIZE_T Bytes);
+/* Counts in the shared (locked) table, for tags that do not fit a thread's table. */
+NTMEM_HIDDEN void ExpCountShared(ULONG Tag, ULONG PoolIndex, BOOLEAN Alloc, ULONG64 Count, ULONG64 Bytes);
 
-static inline void ExpCountAlloc(EXP_POOL_THREAD *Thread, ULONG Tag, ULONG PoolIndex, SIZE_T Bytes)
+static inline void ExpCountAllocMany(EXP_POOL_THREAD *Thread, ULONG Tag, ULONG PoolIndex, ULONG64 Count,
+                                     ULONG64 Bytes)
 {
     EXP_TAG_COUNTS *c = ExpTagCounts(Thread, Tag);
     if (NTMEM_UNLIKELY(c == NULL)) {
-        ExpCountShared(Tag, PoolIndex, TRUE, Bytes);
+        ExpCountShared(Tag, PoolIndex, TRUE, Count, Bytes);
         return;
     }
-    ExpCounterAdd(&c->Allocs[PoolIndex], 1);
+    ExpCounterAdd(&c->Allocs[PoolIndex], Count);
     ExpCounterAdd(&c->BytesAllocated[PoolIndex], Bytes);
 }
 
-static inline void ExpCountFree(EXP_POOL_THREAD *Thread, ULONG Tag, ULONG PoolIndex, SIZE_T Bytes)
+static inline void ExpCountFreeMany(EXP_POOL_THREAD *Thread, ULONG Tag, ULONG PoolIndex, ULONG64 Count,
+                                    ULONG64 Bytes)
 {
     EXP_TAG_COUNTS *c = ExpTagCounts(Thread, Tag);
     if (NTMEM_UNLIKELY(c == NULL)) {
-        ExpCountShared(Tag, PoolIndex, FALSE, Bytes);
+        ExpCountShared(Tag, PoolIndex, FALSE, Count, Bytes);
         return;
     }
-    ExpCounterAdd(&c->Frees[PoolIndex], 1);
+    ExpCounterAdd(&c->Frees[PoolIndex], Count);
     ExpCounterAdd(&c->BytesFreed[PoolIndex], Bytes);
 }
+
+#define ExpCountAlloc(t, tag, pool, bytes) ExpCountAllocMany((t), (tag), (pool), 1, (bytes))
+#define ExpCountFree(t, tag, pool, bytes) ExpCountFreeMany((t), (tag), (pool), 1, (bytes))
 
 /* Sums every thread's counters into an array the caller frees; returns the number of tags. */
 NTMEM_HIDDEN ULONG ExpSnapshotTags(EXP_TAG_COUNTS **Out);

@@ -30,7 +30,7 @@ static inline PVOID ExpTakeCached(EXP_POOL_THREAD *t, ULONG pool, ULONG units, U
     if (NTMEM_LIKELY(p != NULL)) {
         ExpTrackInternal(p, sizeof(PVOID));
         bin->Head = *(PVOID *)p;
-        bin->Depth--;
+        bin->Room++;
         return p;
     }
     return ExpRefillBin(t, pool, units, limit_percent);
@@ -163,9 +163,14 @@ static __attribute__((noinline)) PVOID ExpAllocateWithTagSlow(POOL_TYPE type, SI
     return ExpAllocate(type, bytes, tag, ExpHowFromType(type), 100);
 }
 
-static __attribute__((noinline)) PVOID ExpCountAllocSlow(EXP_POOL_THREAD *t, ULONG tag, ULONG pool, SIZE_T size, PVOID p)
+static __attribute__((noinline)) PVOID ExpSwitchAndCount(EXP_POOL_THREAD *t, ULONG tag, ULONG pool, ULONG units, PVOID p)
 {
-    ExpCountAlloc(t, tag, pool, size);
+    if (tag == EXP_NO_TAG) {
+        ExpCountAlloc(t, tag, pool, (SIZE_T)units << EXP_BLOCK_SHIFT);
+        return p;
+    }
+    ExpSwitchBinTag(t, units, pool, tag);
+    ExpCounterAdd(&t->Bins[units][pool].Allocs, 1);
     return p;
 }
 
@@ -177,25 +182,21 @@ NTKERNELAPI PVOID NTAPI ExAllocatePoolWithTag(POOL_TYPE type, SIZE_T bytes, ULON
     EXP_POOL_THREAD *t = kt->Pool;
     ULONG pool = (ULONG)type;
     if (NTMEM_UNLIKELY(pool > PagedPool || tag == 0 || bytes > EXP_CACHE_MAX_UNITS * EXP_BLOCK_UNIT - sizeof(POOL_HEADER) ||
-                       t == NULL || kt->Irql + pool > DISPATCH_LEVEL))
+                       t == NULL || kt->Irql + pool > DISPATCH_LEVEL || ExpTrackingActive()))
         return ExpAllocateWithTagSlow(type, bytes, tag, __builtin_return_address(0));
-    EXP_CACHE_BIN *bin = &t->Bins[ExpUnitsFor(bytes)][pool];
+    ULONG units = ExpUnitsFor(bytes);
+    EXP_CACHE_BIN *bin = &t->Bins[units][pool];
     PVOID p = bin->Head;
     if (NTMEM_UNLIKELY(p == NULL))
         return ExpAllocateWithTagSlow(type, bytes, tag, __builtin_return_address(0));
-    ExpTrackInternal(p, sizeof(PVOID));
     bin->Head = *(PVOID *)p;
-    bin->Depth--;
+    bin->Room++;
     PPOOL_HEADER h = ExpHeaderOf(p);
-    SIZE_T size = (SIZE_T)h->BlockSize << EXP_BLOCK_SHIFT;
     h->PoolType = (UCHAR)(pool + 1);
     h->PoolTag = tag;
-    ExpTrackAlloc(p, bytes, size - sizeof(POOL_HEADER));
-    EXP_TAG_COUNTS *c = t->LastTag;
-    if (NTMEM_UNLIKELY(c->Tag != (tag & ~PROTECTED_POOL)))
-        return ExpCountAllocSlow(t, tag, pool, size, p);
-    ExpCounterAdd(&c->Allocs[pool], 1);
-    ExpCounterAdd(&c->BytesAllocated[pool], size);
+    if (NTMEM_UNLIKELY(bin->Tag != tag))
+        return ExpSwitchAndCount(t, tag, pool, units, p);
+    ExpCounterAdd(&bin->Allocs, 1);
     return p;
 }
 

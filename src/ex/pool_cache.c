@@ -5,15 +5,7 @@
 #include "ex/pool.h"
 #include "ex/track.h"
 
-#ifdef NTMEM_HAVE_VALGRIND
-int ExpUnderValgrind;
-__attribute__((constructor)) static void ExpDetectValgrind(void)
-{
-    ExpUnderValgrind = RUNNING_ON_VALGRIND ? 1 : 0;
-}
-#endif
-
-EXP_TAG_COUNTS ExpNoTag = {.Tag = 0xFFFFFFFF}; /* tags are counted without their top bit */
+EXP_TAG_COUNTS ExpNoTag = {.Tag = EXP_NO_TAG};
 
 static pthread_key_t ExpThreadKey;
 static pthread_once_t ExpThreadKeyOnce = PTHREAD_ONCE_INIT;
@@ -25,12 +17,33 @@ static ULONG ExpBatchFor(ULONG units)
     return n < 8 ? 8 : n > 64 ? 64 : n;
 }
 
+void ExpSwitchBinTag(EXP_POOL_THREAD *t, ULONG units, ULONG pool, ULONG tag)
+{
+    EXP_CACHE_BIN *bin = &t->Bins[units][pool];
+    ULONG old = bin->Tag;
+    /* Readers skip a bin whose tag is EXP_NO_TAG, so they never count its numbers twice. */
+    __atomic_store_n(&bin->Tag, EXP_NO_TAG, __ATOMIC_RELEASE);
+    if (old != EXP_NO_TAG) {
+        ULONG64 allocs = bin->Allocs, frees = bin->Frees, size = (ULONG64)units << EXP_BLOCK_SHIFT;
+        if (allocs != 0)
+            ExpCountAllocMany(t, old, pool, allocs, allocs * size);
+        if (frees != 0)
+            ExpCountFreeMany(t, old, pool, frees, frees * size);
+    }
+    __atomic_store_n(&bin->Allocs, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&bin->Frees, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&bin->Tag, tag, __ATOMIC_RELEASE);
+}
+
 static void ExpThreadExit(void *arg)
 {
     EXP_POOL_THREAD *t = arg;
-    for (ULONG p = 0; p < EXP_POOL_COUNT; p++)
-        for (ULONG u = EXP_MIN_UNITS; u <= EXP_CACHE_MAX_UNITS; u++)
+    for (ULONG p = 0; p < EXP_POOL_COUNT; p++) {
+        for (ULONG u = EXP_MIN_UNITS; u <= EXP_CACHE_MAX_UNITS; u++) {
             ExpFlushBin(t, p, u, 0);
+            ExpSwitchBinTag(t, u, p, EXP_NO_TAG);
+        }
+    }
     ExpRetireThreadTags(t);
     KiThread.Pool = NULL;
     free(t);
@@ -53,9 +66,13 @@ EXP_POOL_THREAD *ExpCreatePoolThread(void)
         fprintf(stderr, "ntmem: out of host memory for a thread's pool state\n");
         abort();
     }
-    for (ULONG p = 0; p < EXP_POOL_COUNT; p++)
-        for (ULONG u = 0; u <= EXP_CACHE_MAX_UNITS; u++)
+    for (ULONG p = 0; p < EXP_POOL_COUNT; p++) {
+        for (ULONG u = 0; u <= EXP_CACHE_MAX_UNITS; u++) {
             t->Bins[u][p].MaxDepth = 4 * ExpBatchFor(u ? u : 1);
+            t->Bins[u][p].Room = (LONG)t->Bins[u][p].MaxDepth;
+            t->Bins[u][p].Tag = EXP_NO_TAG;
+        }
+    }
     t->LastTag = &ExpNoTag;
     ExpRegisterThreadTags(t);
     KiThread.Pool = t;
@@ -74,18 +91,19 @@ PVOID ExpRefillBin(EXP_POOL_THREAD *t, ULONG pool, ULONG units, ULONG limit_perc
     ExpTrackInternal(list, sizeof(PVOID));
     bin->Head = *(PVOID *)list;
     ExpTrackInternalDone(list, sizeof(PVOID));
-    bin->Depth = got - 1;
+    bin->Room = (LONG)bin->MaxDepth - (LONG)(got - 1);
     return list;
 }
 
 void ExpFlushBin(EXP_POOL_THREAD *t, ULONG pool, ULONG units, ULONG keep)
 {
     EXP_CACHE_BIN *bin = &t->Bins[units][pool];
-    if (bin->Depth <= keep)
+    ULONG depth = (ULONG)((LONG)bin->MaxDepth - bin->Room);
+    if (depth <= keep)
         return;
-    /* Detach Depth - keep blocks from the head and hand them back in one locked trip. */
+    /* Detach depth - keep blocks from the head and hand them back in one locked trip. */
     PVOID first = bin->Head, last = first;
-    for (ULONG i = 1; i < bin->Depth - keep; i++) {
+    for (ULONG i = 1; i < depth - keep; i++) {
         ExpTrackInternal(last, sizeof(PVOID));
         PVOID next = *(PVOID *)last;
         ExpTrackInternalDone(last, sizeof(PVOID));
@@ -95,7 +113,7 @@ void ExpFlushBin(EXP_POOL_THREAD *t, ULONG pool, ULONG units, ULONG keep)
     bin->Head = *(PVOID *)last;
     *(PVOID *)last = NULL;
     ExpTrackInternalDone(last, sizeof(PVOID));
-    bin->Depth = keep;
+    bin->Room = (LONG)(bin->MaxDepth - keep);
     ExpReturnBlocks(&ExpPoolDescriptors[pool], first);
 }
 

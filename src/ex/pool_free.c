@@ -75,7 +75,7 @@ static inline void ExpCacheFreedBlock(EXP_POOL_THREAD *t, PVOID block, ULONG poo
         *(PVOID *)block = bin->Head;
         ExpTrackInternalDone(block, sizeof(PVOID));
         bin->Head = block;
-        if (NTMEM_UNLIKELY(++bin->Depth > bin->MaxDepth))
+        if (NTMEM_UNLIKELY(--bin->Room < 0))
             ExpFlushBin(t, pool, units, bin->MaxDepth / 2);
         return;
     }
@@ -129,9 +129,15 @@ static __attribute__((noinline)) void ExpFree(PVOID block, ULONG tag, BOOLEAN ch
 /* Out of line so the fast path below makes only tail calls and needs no stack frame. */
 static __attribute__((noinline)) void ExpFreeFinishSlow(EXP_POOL_THREAD *t, ULONG tag, ULONG pool, ULONG units)
 {
-    ExpCountFree(t, tag, pool, (SIZE_T)units << EXP_BLOCK_SHIFT);
     EXP_CACHE_BIN *bin = &t->Bins[units][pool];
-    if (bin->Depth > bin->MaxDepth)
+    if (tag == EXP_NO_TAG) {
+        ExpCountFree(t, tag, pool, (SIZE_T)units << EXP_BLOCK_SHIFT);
+    } else {
+        if (bin->Tag != tag)
+            ExpSwitchBinTag(t, units, pool, tag);
+        ExpCounterAdd(&bin->Frees, 1);
+    }
+    if (bin->Room < 0)
         ExpFlushBin(t, pool, units, bin->MaxDepth / 2);
 }
 
@@ -145,7 +151,7 @@ static __attribute__((always_inline)) inline void ExpFreeFast(PVOID block, ULONG
     KI_THREAD *kt = &KiThread;
     EXP_POOL_THREAD *t = kt->Pool;
     ULONG_PTR offset = (ULONG_PTR)((PUCHAR)block - MiSystemSpace.PfnBase);
-    if (NTMEM_UNLIKELY(t == NULL || offset >= MiSystemSpace.PoolBytes || ((ULONG_PTR)block & (EXP_BLOCK_UNIT - 1)) != 0 ||
+    if (NTMEM_UNLIKELY(t == NULL || ExpTrackingActive() || offset >= MiSystemSpace.PoolBytes || ((ULONG_PTR)block & (EXP_BLOCK_UNIT - 1)) != 0 ||
                        BYTE_OFFSET(block) == 0))
         return ExpFree(block, tag, check_tag);
     ULONG pool = offset >= MiSystemSpace.PagedPoolOffset;
@@ -159,18 +165,13 @@ static __attribute__((always_inline)) inline void ExpFreeFast(PVOID block, ULONG
                        (check_tag ? htag != tag : (htag & PROTECTED_POOL) != 0)))
         return ExpFree(block, tag, check_tag);
     h->PoolType = 0;
-    ExpTrackFree(block, ((SIZE_T)units << EXP_BLOCK_SHIFT) - sizeof(POOL_HEADER));
-    ExpTrackInternal(block, sizeof(PVOID));
     EXP_CACHE_BIN *bin = &t->Bins[units][pool];
     *(PVOID *)block = bin->Head;
-    ExpTrackInternalDone(block, sizeof(PVOID));
     bin->Head = block;
-    ULONG depth = ++bin->Depth;
-    EXP_TAG_COUNTS *c = t->LastTag;
-    if (NTMEM_UNLIKELY(c->Tag != (htag & ~PROTECTED_POOL) || depth > bin->MaxDepth))
+    LONG room = --bin->Room;
+    if (NTMEM_UNLIKELY(bin->Tag != htag || room < 0))
         return ExpFreeFinishSlow(t, htag, pool, units);
-    ExpCounterAdd(&c->Frees[pool], 1);
-    ExpCounterAdd(&c->BytesFreed[pool], (SIZE_T)units << EXP_BLOCK_SHIFT);
+    ExpCounterAdd(&bin->Frees, 1);
 }
 
 NTKERNELAPI VOID NTAPI ExFreePoolWithTag(PVOID block, ULONG tag)

@@ -74,13 +74,17 @@ static void ExpLinkFree(EXP_POOL_DESCRIPTOR *d, PPOOL_HEADER h, ULONG units)
     d->NonEmpty[units >> 6] |= 1ULL << (units & 63);
 }
 
-/* Smallest non-empty list holding blocks of at least Units, or 0. */
+/* Smallest non-empty list whose blocks can give exactly Units: that size, or one at least two units
+ * larger (a one-unit remainder could not stand alone as a free block). 0 if none. */
 static ULONG ExpFindList(const EXP_POOL_DESCRIPTOR *d, ULONG units)
 {
-    for (ULONG w = units >> 6; w < EXP_PAGE_UNITS / 64; w++) {
+    if (d->NonEmpty[units >> 6] & (1ULL << (units & 63)))
+        return units;
+    ULONG from = units + 2;
+    for (ULONG w = from >> 6; w < EXP_PAGE_UNITS / 64; w++) {
         ULONG64 bits = d->NonEmpty[w];
-        if (w == units >> 6)
-            bits &= ~0ULL << (units & 63);
+        if (w == from >> 6)
+            bits &= ~0ULL << (from & 63);
         if (bits)
             return (w << 6) + (ULONG)__builtin_ctzll(bits);
     }
@@ -119,7 +123,7 @@ static void ExpPutPage(EXP_POOL_DESCRIPTOR *d, PVOID page)
 /* ---- carving ---------------------------------------------------------------------------------- */
 
 /* Cuts a block of Units off the front of the free span at H (Total units, not on any list) and
- * returns the header of what is left (or NULL). Remainders of one unit stay with the block. */
+ * returns the header of what is left (or NULL). A remainder of one unit stays with the block. */
 static PPOOL_HEADER ExpCutFront(EXP_POOL_DESCRIPTOR *d, PPOOL_HEADER h, ULONG total, ULONG units, ULONG *given)
 {
     if (total - units < EXP_MIN_UNITS)
@@ -163,8 +167,9 @@ ULONG ExpTakeBlocks(EXP_POOL_DESCRIPTOR *d, ULONG units, ULONG count, PVOID *lis
             span->PreviousSize = 0;
             total = EXP_PAGE_UNITS;
         }
-        /* Cut as many blocks as the span and the request allow, then file the remainder once. */
-        while (span != NULL && taken < count && total >= units) {
+        /* Cut as many blocks as the span and the request allow, never leaving one unit behind, so
+         * every block is exactly Units (cache bins rely on it); then file the remainder once. */
+        while (span != NULL && taken < count && (total == units || total >= units + EXP_MIN_UNITS)) {
             ULONG given;
             PPOOL_HEADER block = span;
             span = ExpCutFront(d, block, total, units, &given);

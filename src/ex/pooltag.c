@@ -52,16 +52,16 @@ static EXP_TAG_COUNTS *ExpRetiredSlot(ULONG tag)
     return c;
 }
 
-void ExpCountShared(ULONG tag, ULONG pool, BOOLEAN alloc, SIZE_T bytes)
+void ExpCountShared(ULONG tag, ULONG pool, BOOLEAN alloc, ULONG64 count, ULONG64 bytes)
 {
     pthread_mutex_lock(&ExpThreadListLock);
     EXP_TAG_COUNTS *c = ExpRetiredSlot(tag & ~PROTECTED_POOL);
     if (c != NULL) {
         if (alloc) {
-            c->Allocs[pool]++;
+            c->Allocs[pool] += count;
             c->BytesAllocated[pool] += bytes;
         } else {
-            c->Frees[pool]++;
+            c->Frees[pool] += count;
             c->BytesFreed[pool] += bytes;
         }
     }
@@ -108,6 +108,27 @@ void ExpRetireThreadTags(EXP_POOL_THREAD *t)
     pthread_mutex_unlock(&ExpThreadListLock);
 }
 
+/* The counts cache bins hold for their current tag (bytes follow from each bin's block size). */
+static void ExpAddBinCounts(EXP_POOL_THREAD *t, EXP_TAG_COUNTS *all, ULONG *n)
+{
+    for (ULONG u = EXP_MIN_UNITS; u <= EXP_CACHE_MAX_UNITS; u++) {
+        for (ULONG p = 0; p < EXP_POOL_COUNT; p++) {
+            EXP_CACHE_BIN *bin = &t->Bins[u][p];
+            ULONG tag = __atomic_load_n(&bin->Tag, __ATOMIC_ACQUIRE);
+            if (tag == EXP_NO_TAG)
+                continue;
+            ULONG64 allocs = __atomic_load_n(&bin->Allocs, __ATOMIC_RELAXED);
+            ULONG64 frees = __atomic_load_n(&bin->Frees, __ATOMIC_RELAXED);
+            EXP_TAG_COUNTS *c = &all[(*n)++];
+            c->Tag = tag & ~PROTECTED_POOL;
+            c->Allocs[p] = allocs;
+            c->Frees[p] = frees;
+            c->BytesAllocated[p] = allocs * ((ULONG64)u << EXP_BLOCK_SHIFT);
+            c->BytesFreed[p] = frees * ((ULONG64)u << EXP_BLOCK_SHIFT);
+        }
+    }
+}
+
 static int ExpCompareTags(const void *a, const void *b)
 {
     ULONG x = ((const EXP_TAG_COUNTS *)a)->Tag, y = ((const EXP_TAG_COUNTS *)b)->Tag;
@@ -119,7 +140,7 @@ ULONG ExpSnapshotTags(EXP_TAG_COUNTS **out)
     pthread_mutex_lock(&ExpThreadListLock);
     ULONG capacity = ExpRetiredCount;
     for (EXP_POOL_THREAD *t = ExpThreadList; t != NULL; t = t->Next)
-        capacity += EXP_THREAD_TAGS;
+        capacity += EXP_THREAD_TAGS + (EXP_CACHE_MAX_UNITS + 1) * EXP_POOL_COUNT;
     EXP_TAG_COUNTS *all = calloc(capacity ? capacity : 1, sizeof *all);
     ULONG n = 0;
     if (all != NULL) {
@@ -133,6 +154,7 @@ ULONG ExpSnapshotTags(EXP_TAG_COUNTS **out)
                 all[n].Tag = tag;
                 ExpAddCounts(&all[n++], &t->Tags[i]);
             }
+            ExpAddBinCounts(t, all, &n);
         }
     }
     pthread_mutex_unlock(&ExpThreadListLock);

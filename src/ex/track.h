@@ -21,17 +21,30 @@
 #endif
 
 #ifdef NTMEM_HAVE_VALGRIND
-/* Read once at start-up, so native runs pay one predictable branch. */
+/* Read once at start-up; the client requests themselves live out of line (pool_track.c) so that
+ * native runs pay one predictable branch and no stack frame on the fast paths. */
 extern __attribute__((visibility("hidden"))) int ExpUnderValgrind;
-#define ExpVgMalloc(p, n) do { if (ExpUnderValgrind) VALGRIND_MALLOCLIKE_BLOCK((p), (n), 0, 0); } while (0)
-#define ExpVgFree(p) do { if (ExpUnderValgrind) VALGRIND_FREELIKE_BLOCK((p), 0); } while (0)
-#define ExpVgAccess(p, n) do { if (ExpUnderValgrind) VALGRIND_MAKE_MEM_DEFINED((p), (n)); } while (0)
-#define ExpVgNoAccess(p, n) do { if (ExpUnderValgrind) VALGRIND_MAKE_MEM_NOACCESS((p), (n)); } while (0)
+__attribute__((visibility("hidden"), cold)) void ExpValgrindMalloc(void *p, size_t n);
+__attribute__((visibility("hidden"), cold)) void ExpValgrindFree(void *p);
+__attribute__((visibility("hidden"), cold)) void ExpValgrindAccess(void *p, size_t n, int accessible);
+#define ExpVgMalloc(p, n) do { if (__builtin_expect(ExpUnderValgrind, 0)) ExpValgrindMalloc((p), (n)); } while (0)
+#define ExpVgFree(p) do { if (__builtin_expect(ExpUnderValgrind, 0)) ExpValgrindFree(p); } while (0)
+#define ExpVgAccess(p, n) do { if (__builtin_expect(ExpUnderValgrind, 0)) ExpValgrindAccess((p), (n), 1); } while (0)
+#define ExpVgNoAccess(p, n) do { if (__builtin_expect(ExpUnderValgrind, 0)) ExpValgrindAccess((p), (n), 0); } while (0)
 #else
 #define ExpVgMalloc(p, n) ((void)(p), (void)(n))
 #define ExpVgFree(p) ((void)(p))
 #define ExpVgAccess(p, n) ((void)(p), (void)(n))
 #define ExpVgNoAccess(p, n) ((void)(p), (void)(n))
+#endif
+
+/* True when a tool watches the pool: the fast paths then step aside for the tracked slow paths. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ExpTrackingActive() 1
+#elif defined(NTMEM_HAVE_VALGRIND)
+#define ExpTrackingActive() __builtin_expect(ExpUnderValgrind, 0)
+#else
+#define ExpTrackingActive() 0
 #endif
 
 /* A block becomes the caller's: Bytes are usable, the rest of the block's data is a red zone. */
