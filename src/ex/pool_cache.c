@@ -10,11 +10,11 @@ EXP_TAG_COUNTS ExpNoTag = {.Tag = EXP_NO_TAG};
 static pthread_key_t ExpThreadKey;
 static pthread_once_t ExpThreadKeyOnce = PTHREAD_ONCE_INIT;
 
-/* How many blocks one trip to the shared descriptor moves: about 2 KB, between 8 and 64 blocks. */
+/* How many blocks one trip to the shared descriptor moves: about 4 KB, between 16 and 128 blocks. */
 static ULONG ExpBatchFor(ULONG units)
 {
-    ULONG n = 2048 / (units << EXP_BLOCK_SHIFT);
-    return n < 8 ? 8 : n > 64 ? 64 : n;
+    ULONG n = 4096 / (units << EXP_BLOCK_SHIFT);
+    return n < 16 ? 16 : n > 128 ? 128 : n;
 }
 
 void ExpSwitchBinTag(EXP_POOL_THREAD *t, ULONG units, ULONG pool, ULONG tag)
