@@ -179,10 +179,10 @@ NTKERNELAPI PVOID NTAPI ExAllocatePoolWithTag(POOL_TYPE type, SIZE_T bytes, ULON
     /* The common case: a plain paged or nonpaged request served from this thread's cache, with
      * only tail calls so that it needs no stack frame. */
     KI_THREAD *kt = &KiThread;
-    EXP_POOL_THREAD *t = kt->Pool;
+    EXP_POOL_THREAD *t = kt->PoolFast;
     ULONG pool = (ULONG)type;
     if (NTMEM_UNLIKELY(pool > PagedPool || tag == 0 || bytes > EXP_CACHE_MAX_UNITS * EXP_BLOCK_UNIT - sizeof(POOL_HEADER) ||
-                       t == NULL || kt->Irql + pool > DISPATCH_LEVEL || ExpTrackingActive()))
+                       t == NULL || kt->Irql + pool > DISPATCH_LEVEL))
         return ExpAllocateWithTagSlow(type, bytes, tag, __builtin_return_address(0));
     ULONG units = ExpUnitsFor(bytes);
     EXP_CACHE_BIN *bin = &t->Bins[units][pool];

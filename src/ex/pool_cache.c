@@ -46,6 +46,7 @@ static void ExpThreadExit(void *arg)
     }
     ExpRetireThreadTags(t);
     KiThread.Pool = NULL;
+    KiThread.PoolFast = NULL;
     free(t);
 }
 
@@ -76,6 +77,7 @@ EXP_POOL_THREAD *ExpCreatePoolThread(void)
     t->LastTag = &ExpNoTag;
     ExpRegisterThreadTags(t);
     KiThread.Pool = t;
+    KiThread.PoolFast = ExpTrackingActive() ? NULL : t;
     pthread_setspecific(ExpThreadKey, t);
     return t;
 }

@@ -149,10 +149,12 @@ static __attribute__((noinline)) void ExpFreeFinishSlow(EXP_POOL_THREAD *t, ULON
 static __attribute__((always_inline)) inline void ExpFreeFast(PVOID block, ULONG tag, BOOLEAN check_tag)
 {
     KI_THREAD *kt = &KiThread;
-    EXP_POOL_THREAD *t = kt->Pool;
+    EXP_POOL_THREAD *t = kt->PoolFast;
     ULONG_PTR offset = (ULONG_PTR)((PUCHAR)block - MiSystemSpace.PfnBase);
-    if (NTMEM_UNLIKELY(t == NULL || ExpTrackingActive() || offset >= MiSystemSpace.PoolBytes || ((ULONG_PTR)block & (EXP_BLOCK_UNIT - 1)) != 0 ||
-                       BYTE_OFFSET(block) == 0))
+    /* A small block starts 16-aligned and at least 16 bytes into its page: subtracting 16 from the
+     * page offset must leave a multiple of 16 below PAGE_SIZE (bit 12 catches offset 0). */
+    if (NTMEM_UNLIKELY(t == NULL || offset >= MiSystemSpace.PoolBytes ||
+                       ((BYTE_OFFSET(block) - EXP_BLOCK_UNIT) & (PAGE_SIZE | (EXP_BLOCK_UNIT - 1))) != 0))
         return ExpFree(block, tag, check_tag);
     ULONG pool = offset >= MiSystemSpace.PagedPoolOffset;
     if (NTMEM_UNLIKELY(kt->Irql + pool > DISPATCH_LEVEL || /* paged pool allows one level less */

@@ -16,6 +16,9 @@ typedef struct _KI_THREAD {
     UCHAR InBugCheck;                 /* set while this thread reports a bug check */
     ULONG LastError;                  /* Win32 GetLastError/SetLastError */
     struct _EXP_POOL_THREAD *Pool;    /* per-thread pool caches and tag counters (ex/) */
+    struct _EXP_POOL_THREAD *PoolFast;/* the same, for the pool's fast paths; NULL while ASan or
+                                         Valgrind watch the pool, so every request takes the
+                                         tracked slow paths without a test on the fast ones */
 } KI_THREAD;
 
 /* initial-exec: one fs-relative load on every fast path instead of a __tls_get_addr call. */
