@@ -51,9 +51,11 @@ __attribute__((visibility("hidden"), cold)) void ExpValgrindAccess(void *p, size
 #define ExpTrackAlloc(p, Bytes, DataSize)                                            \
     do {                                                                             \
         ExpAsanUnpoison((p), (Bytes));                                               \
-        if ((DataSize) > (Bytes))                                                    \
-            ExpAsanPoison((char *)(p) + (Bytes), (DataSize) - (Bytes));              \
         ExpVgMalloc((p), (Bytes));                                                   \
+        if ((DataSize) > (Bytes)) {                                                  \
+            ExpAsanPoison((char *)(p) + (Bytes), (DataSize) - (Bytes));              \
+            ExpVgNoAccess((char *)(p) + (Bytes), (DataSize) - (Bytes));              \
+        }                                                                            \
     } while (0)
 
 /* A block goes back to the pool: all of its data becomes inaccessible to the caller. */
