@@ -146,27 +146,36 @@ static PPOOL_HEADER ExpCutFront(EXP_POOL_DESCRIPTOR *d, PPOOL_HEADER h, ULONG to
     return rest;
 }
 
+/* A free span for a block of Units: the best-fitting free block, or else a fresh page. Returns NULL
+ * when the pool has no page to give; *Total is the span's size in units. */
+static PPOOL_HEADER ExpTakeSpan(EXP_POOL_DESCRIPTOR *d, ULONG units, ULONG limit_percent, ULONG *total)
+{
+    ULONG at = units <= EXP_MAX_SMALL_UNITS ? ExpFindList(d, units) : 0;
+    if (at != 0) {
+        PPOOL_HEADER span = (PPOOL_HEADER)((PUCHAR)d->ListHeads[at].Flink - sizeof(POOL_HEADER));
+        ExpUnlinkFree(d, span);
+        *total = at;
+        return span;
+    }
+    PPOOL_HEADER page = ExpGetPage(d, limit_percent);
+    if (page != NULL) {
+        ExpTrackInternal(page, sizeof *page);
+        page->PreviousSize = 0;
+    }
+    *total = EXP_PAGE_UNITS;
+    return page;
+}
+
 ULONG ExpTakeBlocks(EXP_POOL_DESCRIPTOR *d, ULONG units, ULONG count, PVOID *list, ULONG limit_percent)
 {
     ULONG taken = 0;
     PVOID head = NULL;
     ExpLock(d);
     while (taken < count) {
-        PPOOL_HEADER span;
         ULONG total;
-        ULONG at = ExpFindList(d, units);
-        if (at != 0) {
-            span = (PPOOL_HEADER)((PUCHAR)d->ListHeads[at].Flink - sizeof(POOL_HEADER));
-            ExpUnlinkFree(d, span);
-            total = at;
-        } else {
-            span = ExpGetPage(d, limit_percent);
-            if (span == NULL)
-                break;
-            ExpTrackInternal(span, sizeof *span);
-            span->PreviousSize = 0;
-            total = EXP_PAGE_UNITS;
-        }
+        PPOOL_HEADER span = ExpTakeSpan(d, units, limit_percent, &total);
+        if (span == NULL)
+            break;
         /* Cut as many blocks as the span and the request allow, never leaving one unit behind, so
          * every block is exactly Units (cache bins rely on it); then file the remainder once. */
         while (span != NULL && taken < count && (total == units || total >= units + EXP_MIN_UNITS)) {
@@ -256,20 +265,8 @@ PVOID ExpAllocateAlignedBlock(EXP_POOL_DESCRIPTOR *d, ULONG units, ULONG alignme
     ULONG slack = (alignment >> EXP_BLOCK_SHIFT) + 1; /* worst-case lead, never a 1-unit fragment */
     PVOID data = NULL;
     ExpLock(d);
-    PPOOL_HEADER span;
-    ULONG total, at = units + slack <= EXP_MAX_SMALL_UNITS ? ExpFindList(d, units + slack) : 0;
-    if (at != 0) {
-        span = (PPOOL_HEADER)((PUCHAR)d->ListHeads[at].Flink - sizeof(POOL_HEADER));
-        ExpUnlinkFree(d, span);
-        total = at;
-    } else {
-        span = ExpGetPage(d, limit_percent);
-        if (span != NULL) {
-            ExpTrackInternal(span, sizeof *span);
-            span->PreviousSize = 0;
-        }
-        total = EXP_PAGE_UNITS;
-    }
+    ULONG total;
+    PPOOL_HEADER span = ExpTakeSpan(d, units + slack, limit_percent, &total);
     if (span != NULL) {
         ULONG_PTR first = (ULONG_PTR)(span + 1);
         ULONG lead = (ULONG)((ALIGN_UP_BY(first, alignment) - first) >> EXP_BLOCK_SHIFT);

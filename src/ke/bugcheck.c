@@ -33,19 +33,6 @@ static KSPIN_LOCK KipCallbackLock;
 
 /* ---- output that needs no heap: the heap may be what is corrupt ------------------------------- */
 
-static void KipWriteAll(const char *Text, size_t Length)
-{
-    while (Length > 0) {
-        ssize_t Written = write(2, Text, Length);
-        if (Written < 0 && errno == EINTR)
-            continue;
-        if (Written <= 0)
-            return;
-        Text += Written;
-        Length -= (size_t)Written;
-    }
-}
-
 static void __attribute__((format(printf, 1, 2))) KipPrint(const char *Format, ...)
 {
     char Line[1024];
@@ -56,7 +43,7 @@ static void __attribute__((format(printf, 1, 2))) KipPrint(const char *Format, .
     va_end(Args);
     if (Length < 0)
         return;
-    KipWriteAll(Line, (size_t)Length < sizeof Line ? (size_t)Length : sizeof Line - 1);
+    OsWriteStderr(Line, (size_t)Length < sizeof Line ? (size_t)Length : sizeof Line - 1);
 }
 
 static const char *KipBaseName(const char *Path)

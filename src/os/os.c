@@ -149,3 +149,16 @@ void OsAbort(void)
     sigprocmask(SIG_UNBLOCK, &set, NULL);
     abort();
 }
+
+void OsWriteStderr(const char *text, size_t length)
+{
+    while (length > 0) {
+        ssize_t written = write(2, text, length);
+        if (written < 0 && errno == EINTR)
+            continue;
+        if (written <= 0)
+            return;
+        text += written;
+        length -= (size_t)written;
+    }
+}

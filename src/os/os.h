@@ -20,6 +20,8 @@ unsigned OsCurrentProcessor(void);
 int OsFindHighGap(uintptr_t *gap_low, uintptr_t *gap_high);
 /* Parses "123", "64K", "512M", "8G"; returns 0 and the value, or EINVAL. */
 int OsParseSize(const char *text, uint64_t *value);
+/* Writes all of Text to stderr with write(2), retrying on EINTR: no stdio, no heap. */
+void OsWriteStderr(const char *text, size_t length);
 /* Ends the process by SIGABRT whatever the program did with that signal. */
 __attribute__((noreturn)) void OsAbort(void);
 /* getenv that ignores empty values. */

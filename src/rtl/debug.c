@@ -1,5 +1,6 @@
 /* debug.c - debugger output (DbgPrint, DbgPrintEx) and checked-build assertions (RtlAssert). */
 #include "ke/ke.h"
+#include "os/os.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,26 +14,13 @@
  */
 #define RTLP_DEBUG_MESSAGE_MAX 512
 
-static void RtlpWriteStderr(const char *Text, size_t Length)
-{
-    while (Length > 0) {
-        ssize_t Written = write(2, Text, Length);
-        if (Written < 0 && errno == EINTR)
-            continue;
-        if (Written <= 0)
-            return;
-        Text += Written;
-        Length -= (size_t)Written;
-    }
-}
-
 static void RtlpDebugPrint(PCSTR Format, va_list Args)
 {
     char Message[RTLP_DEBUG_MESSAGE_MAX];
     int Length = vsnprintf(Message, sizeof Message, Format, Args);
 
     if (Length > 0)
-        RtlpWriteStderr(Message, (size_t)Length < sizeof Message ? (size_t)Length : sizeof Message - 1);
+        OsWriteStderr(Message, (size_t)Length < sizeof Message ? (size_t)Length : sizeof Message - 1);
 }
 
 ULONG DbgPrint(PCSTR Format, ...)
