@@ -6,7 +6,6 @@
 #include <ntmem.h>
 
 #include <dlfcn.h>
-#include <errno.h>
 #include <execinfo.h>
 #include <signal.h>
 #include <stdarg.h>

@@ -2,7 +2,6 @@
 #include "ke/ke.h"
 #include "os/os.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
