@@ -128,6 +128,9 @@ NTMEM_HIDDEN PVOID ExpAllocateAlignedBlock(EXP_POOL_DESCRIPTOR *Desc, ULONG Unit
                                            ULONG LimitPercent);
 /* Full diagnosis of a small-block free that failed the quick checks; always bug checks. */
 NTMEM_HIDDEN DECLSPEC_NORETURN void ExpDiagnoseBadSmallFree(PVOID Block, ULONG PoolType);
+/* Bug checks with a double free (0xC2/0x07) when the stale header in front of Block says it was freed
+ * already (after its page merged it away or emptied); returns otherwise. */
+NTMEM_HIDDEN void ExpReportStaleDoubleFree(PVOID Block);
 /* Walks the page of Address under the lock and describes the block that holds it. */
 NTMEM_HIDDEN NTSTATUS ExpLookupSmallBlock(PVOID Address, PNTMEM_POOL_BLOCK_INFO Info);
 

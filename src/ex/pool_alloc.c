@@ -41,7 +41,9 @@ static void ExpUndoSmall(PVOID p)
 {
     PPOOL_HEADER h = ExpHeaderOf(p);
     h->PoolType = 0;
+    ExpTrackInternal(p, sizeof(PVOID));
     *(PVOID *)p = NULL;
+    ExpTrackInternalDone(p, sizeof(PVOID));
     ExpReturnBlocks(&ExpPoolDescriptors[h->PoolIndex & 1], p);
 }
 
@@ -52,7 +54,7 @@ static BOOLEAN ExpOverPriorityLimit(ULONG pool, SIZE_T bytes, ULONG limit_percen
         return FALSE;
     const MI_REGION *r = &MiSystemSpace.Regions[pool ? MiPagedPoolRegion : MiNonPagedPoolRegion];
     SIZE_T committed = __atomic_load_n(&r->CommittedPages, __ATOMIC_RELAXED);
-    SIZE_T limit = __atomic_load_n(&r->LimitPages, __ATOMIC_RELAXED) / 100 * limit_percent;
+    SIZE_T limit = __atomic_load_n(&r->LimitPages, __ATOMIC_RELAXED) * limit_percent / 100;
     return committed + BYTES_TO_PAGES(bytes) > limit;
 }
 
@@ -149,6 +151,12 @@ static ULONG ExpHowFromType(ULONG type)
     return how;
 }
 
+/* Tags are tracked without PROTECTED_POOL, so a tag that is only that bit counts as 0 too. */
+static inline BOOLEAN ExpIsZeroTag(ULONG tag)
+{
+    return (tag & ~PROTECTED_POOL) == 0;
+}
+
 static DECLSPEC_NORETURN void ExpZeroTag(ULONG type, SIZE_T bytes, PVOID caller)
 {
     KiBugCheckWithReason(BAD_POOL_CALLER, 0x9B, type, bytes, (ULONG_PTR)caller,
@@ -158,7 +166,7 @@ static DECLSPEC_NORETURN void ExpZeroTag(ULONG type, SIZE_T bytes, PVOID caller)
 /* Everything ExAllocatePoolWithTag's fast path does not: zero tags, odd types, refills. */
 static __attribute__((noinline)) PVOID ExpAllocateWithTagSlow(POOL_TYPE type, SIZE_T bytes, ULONG tag, PVOID caller)
 {
-    if (tag == 0)
+    if (ExpIsZeroTag(tag))
         ExpZeroTag(type, bytes, caller);
     return ExpAllocate(type, bytes, tag, ExpHowFromType(type), 100);
 }
@@ -181,7 +189,8 @@ NTKERNELAPI PVOID NTAPI ExAllocatePoolWithTag(POOL_TYPE type, SIZE_T bytes, ULON
     KI_THREAD *kt = &KiThread;
     EXP_POOL_THREAD *t = kt->PoolFast;
     ULONG pool = (ULONG)type;
-    if (NTMEM_UNLIKELY(pool > PagedPool || tag == 0 || bytes > EXP_CACHE_MAX_UNITS * EXP_BLOCK_UNIT - sizeof(POOL_HEADER) ||
+    /* tag << 1 drops PROTECTED_POOL: a tag that is only that bit is no tag either. */
+    if (NTMEM_UNLIKELY(pool > PagedPool || (ULONG)(tag << 1) == 0 || bytes > EXP_CACHE_MAX_UNITS * EXP_BLOCK_UNIT - sizeof(POOL_HEADER) ||
                        t == NULL || kt->Irql + pool > DISPATCH_LEVEL))
         return ExpAllocateWithTagSlow(type, bytes, tag, __builtin_return_address(0));
     ULONG units = ExpUnitsFor(bytes);
@@ -207,7 +216,7 @@ NTKERNELAPI PVOID NTAPI ExAllocatePool(POOL_TYPE type, SIZE_T bytes)
 
 NTKERNELAPI PVOID NTAPI ExAllocatePoolWithQuotaTag(POOL_TYPE type, SIZE_T bytes, ULONG tag)
 {
-    if (tag == 0)
+    if (ExpIsZeroTag(tag))
         ExpZeroTag(type, bytes, __builtin_return_address(0));
     ULONG how = ExpHowFromType(type) | EXP_QUOTA;
     if (!(type & POOL_QUOTA_FAIL_INSTEAD_OF_RAISE))
@@ -233,7 +242,7 @@ static ULONG ExpLimitForPriority(EX_POOL_PRIORITY priority)
 NTKERNELAPI PVOID NTAPI ExAllocatePoolWithTagPriority(POOL_TYPE type, SIZE_T bytes, ULONG tag,
                                                       EX_POOL_PRIORITY priority)
 {
-    if (tag == 0)
+    if (ExpIsZeroTag(tag))
         ExpZeroTag(type, bytes, __builtin_return_address(0));
     return ExpAllocate(type, bytes, tag, ExpHowFromType(type), ExpLimitForPriority(priority));
 }
@@ -275,7 +284,7 @@ static PVOID ExpInvalidRequest(POOL_FLAGS flags)
 NTKERNELAPI PVOID NTAPI ExAllocatePool2(POOL_FLAGS flags, SIZE_T bytes, ULONG tag)
 {
     ULONG type, how;
-    if (tag == 0 || !ExpDecodeFlags(flags, &type, &how))
+    if (ExpIsZeroTag(tag) || !ExpDecodeFlags(flags, &type, &how))
         return ExpInvalidRequest(flags);
     return ExpAllocate(type, bytes, tag, how, 100);
 }
@@ -318,7 +327,7 @@ NTKERNELAPI PVOID NTAPI ExAllocatePool3(POOL_FLAGS flags, SIZE_T bytes, ULONG ta
                                         PCPOOL_EXTENDED_PARAMETER params, ULONG count)
 {
     ULONG type, how, limit_percent = 100;
-    if (tag == 0 || !ExpDecodeFlags(flags, &type, &how) ||
+    if (ExpIsZeroTag(tag) || !ExpDecodeFlags(flags, &type, &how) ||
         !ExpApplyExtendedParameters(params, count, type, &limit_percent))
         return ExpInvalidRequest(flags);
     return ExpAllocate(type, bytes, tag, how, limit_percent);

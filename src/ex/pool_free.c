@@ -39,6 +39,9 @@ static DECLSPEC_NORETURN void ExpNotPoolAddress(PVOID block, MI_REGION_ID region
     if (state == MiPageBigPoolFreed && BYTE_OFFSET(block) == 0)
         KiBugCheckWithReason(BAD_POOL_CALLER, 7, 0, 0, (ULONG_PTR)block,
                              "pool block %p (tag '%.4s') was freed twice", block, (const char *)&pfn->Tag);
+    if (state == MiPageSmallPoolEmpty && ((ULONG_PTR)block & (EXP_BLOCK_UNIT - 1)) == 0 &&
+        BYTE_OFFSET(block) >= sizeof(POOL_HEADER))
+        ExpReportStaleDoubleFree(block); /* every block of the page was freed: this one before */
     if (state == MiPageBigPoolTail || state == MiPageBigPoolStart) {
         if (region == MiPagedPoolRegion) {
             const MI_REGION *r = &MiSystemSpace.Regions[MiPagedPoolRegion];

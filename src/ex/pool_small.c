@@ -50,9 +50,14 @@ static void ExpUnlinkFree(EXP_POOL_DESCRIPTOR *d, PPOOL_HEADER h)
                              "the free list around pool block %p is corrupt: a freed block was written to", (void *)h);
     b->Flink = f;
     f->Blink = b;
-    if (f == b && f == &d->ListHeads[h->BlockSize])
+    PLIST_ENTRY head = &d->ListHeads[h->BlockSize];
+    if (f == b && f == head)
         d->NonEmpty[h->BlockSize >> 6] &= ~(1ULL << (h->BlockSize & 63));
     ExpTrackInternalDone(e, sizeof *e);
+    if (f != head)
+        ExpTrackInternalDone(f, sizeof *f);
+    if (b != head && b != f)
+        ExpTrackInternalDone(b, sizeof *b);
 }
 
 static void ExpLinkFree(EXP_POOL_DESCRIPTOR *d, PPOOL_HEADER h, ULONG units)
@@ -67,10 +72,14 @@ static void ExpLinkFree(EXP_POOL_DESCRIPTOR *d, PPOOL_HEADER h, ULONG units)
         ExpTrackInternal(next, sizeof *next);
         next->PreviousSize = (UCHAR)units;
     }
-    PLIST_ENTRY e = ExpLinks(h);
+    PLIST_ENTRY e = ExpLinks(h), head = &d->ListHeads[units], first = head->Flink;
     ExpTrackInternal(e, sizeof *e);
-    InsertHeadList(&d->ListHeads[units], e);
+    if (first != head)
+        ExpTrackInternal(first, sizeof *first); /* InsertHeadList rewrites its Blink */
+    InsertHeadList(head, e);
     ExpTrackInternalDone(e, sizeof *e);
+    if (first != head)
+        ExpTrackInternalDone(first, sizeof *first);
     d->NonEmpty[units >> 6] |= 1ULL << (units & 63);
 }
 
@@ -319,17 +328,35 @@ static PPOOL_HEADER ExpWalkTo(PUCHAR page, PUCHAR target, PPOOL_HEADER *containi
     return NULL;
 }
 
+void ExpReportStaleDoubleFree(PVOID block)
+{
+    PPOOL_HEADER stale = ExpHeaderOf(block);
+    ExpTrackInternal(stale, sizeof *stale);
+    if (stale->PoolType != 0 || stale->BlockSize < EXP_MIN_UNITS)
+        return;
+    ULONG64 contents;
+    memcpy(&contents, stale, sizeof contents);
+    KiBugCheckWithReason(BAD_POOL_CALLER, 7, 0, (ULONG_PTR)contents, (ULONG_PTR)block,
+                         "pool block %p (tag '%.4s') was freed twice", block, (const char *)&stale->PoolTag);
+}
+
 void ExpDiagnoseBadSmallFree(PVOID block, ULONG pool_type)
 {
     EXP_POOL_DESCRIPTOR *d = &ExpPoolDescriptors[ExpPoolIndex(pool_type)];
     PUCHAR target = (PUCHAR)block - sizeof(POOL_HEADER);
     ExpLock(d);
-    PPOOL_HEADER h = NULL;
-    if (((ULONG_PTR)block & (EXP_BLOCK_UNIT - 1)) == 0 && BYTE_OFFSET(block) >= sizeof(POOL_HEADER))
-        h = ExpWalkTo(PAGE_ALIGN(block), target, NULL);
-    if (h == NULL)
+    PPOOL_HEADER h = NULL, containing = NULL;
+    BOOLEAN aligned = ((ULONG_PTR)block & (EXP_BLOCK_UNIT - 1)) == 0 && BYTE_OFFSET(block) >= sizeof(POOL_HEADER);
+    if (aligned)
+        h = ExpWalkTo(PAGE_ALIGN(block), target, &containing);
+    if (h == NULL) {
+        /* A block freed and then merged into a free neighbour keeps its old header inside the merged
+         * block: freeing it again is a double free, not a stray pointer. */
+        if (containing != NULL && (containing->PoolIndex & EXP_POOL_INDEX_FREE))
+            ExpReportStaleDoubleFree(block);
         KiBugCheckWithReason(BAD_POOL_CALLER, 0x99, (ULONG_PTR)block, 0, 0,
                              "%p is inside a pool page but is not the start of a pool block", block);
+    }
     if (h->PoolType == 0 || (h->PoolIndex & EXP_POOL_INDEX_FREE)) {
         ULONG64 contents;
         memcpy(&contents, h, sizeof contents);

@@ -15,6 +15,8 @@ static ULONG ExpTagHash(ULONG tag)
 
 EXP_TAG_COUNTS *ExpFindTagSlow(EXP_POOL_THREAD *t, ULONG tag)
 {
+    if (tag == 0)
+        return NULL; /* 0 marks empty slots; the shared table keeps such counts */
     for (ULONG i = 0, slot = ExpTagHash(tag); i < EXP_THREAD_TAGS; i++, slot = (slot + 1) & (EXP_THREAD_TAGS - 1)) {
         EXP_TAG_COUNTS *c = &t->Tags[slot];
         ULONG have = c->Tag; /* only this thread writes Tag */

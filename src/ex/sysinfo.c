@@ -45,6 +45,7 @@ static NTSTATUS ExpQueryPoolTags(PVOID buffer, ULONG length, PULONG return_lengt
     for (ULONG i = 0; i < count; i++) {
         SYSTEM_POOLTAG *t = &info->TagInfo[i];
         const EXP_TAG_COUNTS *c = &tags[i];
+        memset(t, 0, sizeof *t); /* no stale padding bytes in the caller's buffer */
         t->TagUlong = c->Tag;
         t->NonPagedAllocs = (ULONG)c->Allocs[0];
         t->NonPagedFrees = (ULONG)c->Frees[0];

@@ -45,7 +45,7 @@ PVOID MiAllocatePages(MI_REGION_ID id, SIZE_T pages, ULONG limit_percent)
     MI_REGION *r = &MiSystemSpace.Regions[id];
     PVOID va = NULL;
     pthread_mutex_lock(&r->Lock);
-    SIZE_T limit = limit_percent >= 100 ? r->LimitPages : r->LimitPages / 100 * limit_percent;
+    SIZE_T limit = limit_percent >= 100 ? r->LimitPages : r->LimitPages * limit_percent / 100;
     if (pages != 0 && pages <= r->Pages && r->CommittedPages + pages <= limit) {
         SIZE_T first = MiFindClearRun(r, r->Hint, pages);
         if (first < r->Pages) {
