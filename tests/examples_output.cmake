@@ -19,6 +19,10 @@ expect("${out}" "Begain remove from link list\n0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n" "
 expect("${out}" "None Paged +10 +10 +0 +0" "LinkListTest frees all ten nodes")
 expect("${out}" "All pool allocations were freed" "LinkListTest leaves nothing behind")
 
+run_example(LookasideTest out)
+expect("${out}" "4321 Paged +50 +50 +0 +0" "LookasideTest: 50 blocks of tag '1234' from pool, all back after the delete")
+expect("${out}" "All pool allocations were freed" "LookasideTest leaves nothing behind")
+
 run_example(RtTest out)
 expect("${out}" "The two blocks are same" "RtTest compares equal after the copy")
 expect("${out}" "Tags still holding memory:\n  'None' paged: 2 allocation\\(s\\), 2080 bytes" "RtTest's two leaked buffers are reported")

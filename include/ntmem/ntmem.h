@@ -76,6 +76,42 @@ NTMEM_API NTSTATUS ntmem_set_process_quota_limits(PEPROCESS Process, SIZE_T Page
                                                   SIZE_T NonPagedPoolLimit);
 NTMEM_API NTSTATUS ntmem_query_process_quota(PEPROCESS Process, PNTMEM_QUOTA_USAGE Usage);
 
+/* ---- lookaside lists ------------------------------------------------------------------------- */
+/* One registered lookaside list, with exact statistics summed over every thread's cache. */
+typedef struct _NTMEM_LOOKASIDE_INFO {
+    PVOID List;              /* the NPAGED_/PAGED_LOOKASIDE_LIST or LOOKASIDE_LIST_EX */
+    POOL_TYPE Type;
+    ULONG Tag;
+    ULONG Size;
+    USHORT Depth;
+    USHORT MaximumDepth;
+    BOOLEAN Ex;              /* initialised by ExInitializeLookasideListEx */
+    ULONG64 TotalAllocates;
+    ULONG64 AllocateMisses;  /* allocations the list's Allocate routine had to serve */
+    ULONG64 TotalFrees;
+    ULONG64 FreeMisses;      /* frees the list's Free routine had to take */
+    ULONG64 HeldBlocks;      /* blocks held by the list and its per-thread caches */
+} NTMEM_LOOKASIDE_INFO, *PNTMEM_LOOKASIDE_INFO;
+
+/* Fills up to Count entries (also refreshing each list's GENERAL_LOOKASIDE counters) and returns the
+ * number of registered lists in *Total. STATUS_BUFFER_TOO_SMALL when Count < *Total. */
+NTMEM_API NTSTATUS ntmem_query_lookaside_lists(PNTMEM_LOOKASIDE_INFO Info, ULONG Count, PULONG Total);
+/* Runs one balance-set pass now (what the balance set thread does once a second). */
+NTMEM_API VOID ntmem_adjust_lookaside_depths(VOID);
+/* The balance set thread's period in milliseconds (default 1000, also NTMEM_LOOKASIDE_PERIOD_MS);
+ * 0 stops the thread's adjustments. */
+NTMEM_API VOID ntmem_set_lookaside_period(ULONG Milliseconds);
+
+/* ---- Driver Verifier switches (the checks that exist so far use them) ----------------------------- */
+#define NTMEM_VERIFIER_SPECIAL_POOL 0x00000001
+#define NTMEM_VERIFIER_IRQL_CHECKING 0x00000002
+#define NTMEM_VERIFIER_LOW_RESOURCES 0x00000004
+#define NTMEM_VERIFIER_POOL_TRACKING 0x00000008
+/* Replaces the verifier switches; NTMEM_VERIFIER in the environment sets them at start-up. Returns
+ * the previous switches. With any switch on, lookaside misuse is STOP 0xC4 (0xCA-0xCD). */
+NTMEM_API ULONG ntmem_set_verifier_flags(ULONG Flags);
+NTMEM_API ULONG ntmem_get_verifier_flags(VOID);
+
 NTMEM_END_DECLS
 
 #endif /* NTMEM_NTMEM_H */

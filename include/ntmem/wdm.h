@@ -212,6 +212,51 @@ FORCEINLINE VOID PushEntryList(PSINGLE_LIST_ENTRY ListHead, PSINGLE_LIST_ENTRY E
     ListHead->Next = Entry;
 }
 
+/* ---- interlocked singly linked lists (x64 layout) --------------------------------------------- */
+/* Entries must be 16-byte aligned: the header keeps the next entry's address shifted right by 4. */
+typedef struct DECLSPEC_ALIGN(16) _SLIST_ENTRY {
+    struct _SLIST_ENTRY *Next;
+} SLIST_ENTRY, *PSLIST_ENTRY;
+
+typedef union DECLSPEC_ALIGN(16) _SLIST_HEADER {
+    __extension__ struct {
+        ULONGLONG Alignment;
+        ULONGLONG Region;
+    };
+    __extension__ struct {
+        ULONGLONG Depth : 16;
+        ULONGLONG Sequence : 48;
+        ULONGLONG Reserved : 4;
+        ULONGLONG NextEntry : 60; /* address of the first entry >> 4 */
+    } HeaderX64;
+} SLIST_HEADER, *PSLIST_HEADER;
+
+NTSYSAPI VOID NTAPI InitializeSListHead(PSLIST_HEADER SListHead);
+NTSYSAPI PSLIST_ENTRY NTAPI FirstEntrySList(const SLIST_HEADER *SListHead);
+NTSYSAPI PSLIST_ENTRY NTAPI InterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_ENTRY ListEntry);
+NTSYSAPI PSLIST_ENTRY NTAPI InterlockedPopEntrySList(PSLIST_HEADER ListHead);
+NTSYSAPI PSLIST_ENTRY NTAPI InterlockedFlushSList(PSLIST_HEADER ListHead);
+NTSYSAPI PSLIST_ENTRY NTAPI InterlockedPushListSListEx(PSLIST_HEADER ListHead, PSLIST_ENTRY List,
+                                                       PSLIST_ENTRY ListEnd, ULONG Count);
+NTSYSAPI PSLIST_ENTRY NTAPI InterlockedPushListSList(PSLIST_HEADER ListHead, PSLIST_ENTRY List,
+                                                     PSLIST_ENTRY ListEnd, ULONG Count);
+NTSYSAPI USHORT NTAPI QueryDepthSList(PSLIST_HEADER ListHead);
+/* On x64 the executive forms ignore the lock, exactly as the WDK's macros do. */
+#define ExInterlockedPopEntrySList(ListHead, Lock) InterlockedPopEntrySList(ListHead)
+#define ExInterlockedPushEntrySList(ListHead, ListEntry, Lock) InterlockedPushEntrySList(ListHead, ListEntry)
+#define ExInterlockedFlushSList(ListHead) InterlockedFlushSList(ListHead)
+#define ExQueryDepthSList(ListHead) QueryDepthSList(ListHead)
+
+/* ---- spin-lock-protected lists (raise to DISPATCH_LEVEL while holding Lock) -------------------- */
+NTKERNELAPI PLIST_ENTRY FASTCALL ExInterlockedInsertHeadList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry,
+                                                             PKSPIN_LOCK Lock);
+NTKERNELAPI PLIST_ENTRY FASTCALL ExInterlockedInsertTailList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry,
+                                                             PKSPIN_LOCK Lock);
+NTKERNELAPI PLIST_ENTRY FASTCALL ExInterlockedRemoveHeadList(PLIST_ENTRY ListHead, PKSPIN_LOCK Lock);
+NTKERNELAPI PSINGLE_LIST_ENTRY FASTCALL ExInterlockedPushEntryList(PSINGLE_LIST_ENTRY ListHead,
+                                                                   PSINGLE_LIST_ENTRY ListEntry, PKSPIN_LOCK Lock);
+NTKERNELAPI PSINGLE_LIST_ENTRY FASTCALL ExInterlockedPopEntryList(PSINGLE_LIST_ENTRY ListHead, PKSPIN_LOCK Lock);
+
 /* ---- pages ------------------------------------------------------------------------------------ */
 #define PAGE_SIZE 0x1000
 #define PAGE_SHIFT 12L
@@ -439,6 +484,105 @@ FORCEINLINE PVOID ExAllocatePoolQuotaUninitialized(POOL_TYPE PoolType, SIZE_T Nu
 {
     return ExAllocatePoolWithQuotaTag(PoolType, NumberOfBytes, Tag);
 }
+
+/* ---- lookaside lists ------------------------------------------------------------------------- */
+#define LOOKASIDE_MINIMUM_BLOCK_SIZE (RTL_SIZEOF_THROUGH_FIELD(SLIST_ENTRY, Next))
+#define EX_MAXIMUM_LOOKASIDE_DEPTH_BASE 256
+#define EX_MAXIMUM_LOOKASIDE_DEPTH_LIMIT 1024
+#define EX_LOOKASIDE_LIST_EX_FLAGS_RAISE_ON_FAIL 0x00000001UL
+#define EX_LOOKASIDE_LIST_EX_FLAGS_FAIL_NO_RAISE 0x00000002UL
+
+struct _LOOKASIDE_LIST_EX;
+typedef PVOID ALLOCATE_FUNCTION(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
+typedef ALLOCATE_FUNCTION *PALLOCATE_FUNCTION;
+typedef VOID FREE_FUNCTION(PVOID Buffer);
+typedef FREE_FUNCTION *PFREE_FUNCTION;
+typedef PVOID ALLOCATE_FUNCTION_EX(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag,
+                                   struct _LOOKASIDE_LIST_EX *Lookaside);
+typedef ALLOCATE_FUNCTION_EX *PALLOCATE_FUNCTION_EX;
+typedef VOID FREE_FUNCTION_EX(PVOID Buffer, struct _LOOKASIDE_LIST_EX *Lookaside);
+typedef FREE_FUNCTION_EX *PFREE_FUNCTION_EX;
+
+/* The fields every lookaside list shares, in the x64 WDK's order. Depth is the current depth (the
+ * system adapts it; the Depth argument of the initialisers is ignored, as documented). The counters
+ * are brought up to date once a second by the balance set thread and by ntmem_query_lookaside_lists.
+ * Future[] belongs to ntmem (the list's registration). */
+#define NTMEM_GENERAL_LOOKASIDE_LAYOUT            \
+    union {                                       \
+        SLIST_HEADER ListHead;                    \
+        SINGLE_LIST_ENTRY SingleListHead;         \
+    };                                            \
+    USHORT Depth;                                 \
+    USHORT MaximumDepth;                          \
+    ULONG TotalAllocates;                         \
+    union {                                       \
+        ULONG AllocateMisses;                     \
+        ULONG AllocateHits;                       \
+    };                                            \
+    ULONG TotalFrees;                             \
+    union {                                       \
+        ULONG FreeMisses;                         \
+        ULONG FreeHits;                           \
+    };                                            \
+    POOL_TYPE Type;                               \
+    ULONG Tag;                                    \
+    ULONG Size;                                   \
+    union {                                       \
+        PALLOCATE_FUNCTION_EX AllocateEx;         \
+        PALLOCATE_FUNCTION Allocate;              \
+    };                                            \
+    union {                                       \
+        PFREE_FUNCTION_EX FreeEx;                 \
+        PFREE_FUNCTION Free;                      \
+    };                                            \
+    LIST_ENTRY ListEntry;                         \
+    ULONG LastTotalAllocates;                     \
+    union {                                       \
+        ULONG LastAllocateMisses;                 \
+        ULONG LastAllocateHits;                   \
+    };                                            \
+    ULONG Future[2];
+
+typedef struct DECLSPEC_ALIGN(64) _GENERAL_LOOKASIDE {
+    NTMEM_GENERAL_LOOKASIDE_LAYOUT
+} GENERAL_LOOKASIDE, *PGENERAL_LOOKASIDE;
+
+typedef struct _GENERAL_LOOKASIDE_POOL {
+    NTMEM_GENERAL_LOOKASIDE_LAYOUT
+} GENERAL_LOOKASIDE_POOL, *PGENERAL_LOOKASIDE_POOL;
+
+typedef struct DECLSPEC_ALIGN(64) _NPAGED_LOOKASIDE_LIST {
+    GENERAL_LOOKASIDE L;
+} NPAGED_LOOKASIDE_LIST, *PNPAGED_LOOKASIDE_LIST;
+
+typedef struct DECLSPEC_ALIGN(64) _PAGED_LOOKASIDE_LIST {
+    GENERAL_LOOKASIDE L;
+} PAGED_LOOKASIDE_LIST, *PPAGED_LOOKASIDE_LIST;
+
+typedef struct _LOOKASIDE_LIST_EX {
+    GENERAL_LOOKASIDE_POOL L;
+} LOOKASIDE_LIST_EX, *PLOOKASIDE_LIST_EX;
+
+NTKERNELAPI VOID NTAPI ExInitializeNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside, PALLOCATE_FUNCTION Allocate,
+                                                       PFREE_FUNCTION Free, ULONG Flags, SIZE_T Size, ULONG Tag,
+                                                       USHORT Depth);
+NTKERNELAPI VOID NTAPI ExInitializePagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside, PALLOCATE_FUNCTION Allocate,
+                                                      PFREE_FUNCTION Free, ULONG Flags, SIZE_T Size, ULONG Tag,
+                                                      USHORT Depth);
+NTKERNELAPI PVOID NTAPI ExAllocateFromNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside);
+NTKERNELAPI PVOID NTAPI ExAllocateFromPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside);
+NTKERNELAPI VOID NTAPI ExFreeToNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry);
+NTKERNELAPI VOID NTAPI ExFreeToPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry);
+NTKERNELAPI VOID NTAPI ExDeleteNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside);
+NTKERNELAPI VOID NTAPI ExDeletePagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside);
+
+NTKERNELAPI NTSTATUS NTAPI ExInitializeLookasideListEx(PLOOKASIDE_LIST_EX Lookaside, PALLOCATE_FUNCTION_EX Allocate,
+                                                       PFREE_FUNCTION_EX Free, POOL_TYPE PoolType, ULONG Flags,
+                                                       SIZE_T Size, ULONG Tag, USHORT Depth);
+NTKERNELAPI PVOID NTAPI ExAllocateFromLookasideListEx(PLOOKASIDE_LIST_EX Lookaside);
+NTKERNELAPI VOID NTAPI ExFreeToLookasideListEx(PLOOKASIDE_LIST_EX Lookaside, PVOID Entry);
+NTKERNELAPI VOID NTAPI ExDeleteLookasideListEx(PLOOKASIDE_LIST_EX Lookaside);
+NTKERNELAPI VOID NTAPI ExFlushLookasideListEx(PLOOKASIDE_LIST_EX Lookaside);
 
 NTMEM_END_DECLS
 

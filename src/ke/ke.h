@@ -9,6 +9,7 @@
 #define NTMEM_HIDDEN __attribute__((visibility("hidden")))
 
 struct _EXP_POOL_THREAD;
+struct _EXP_LOOKASIDE_THREAD;
 
 /* What ntmem keeps per host thread; the "current processor" state of a real kernel. */
 typedef struct _KI_THREAD {
@@ -19,6 +20,7 @@ typedef struct _KI_THREAD {
     struct _EXP_POOL_THREAD *PoolFast;/* the same, for the pool's fast paths; NULL while ASan or
                                          Valgrind watch the pool, so every request takes the
                                          tracked slow paths without a test on the fast ones */
+    struct _EXP_LOOKASIDE_THREAD *Lookaside; /* per-thread caches of lookaside lists (ex/) */
 } KI_THREAD;
 
 /* initial-exec: one fs-relative load on every fast path instead of a __tls_get_addr call. */
