@@ -10,6 +10,7 @@ LIST_ENTRY ExpNPagedLookasideListHead = {&ExpNPagedLookasideListHead, &ExpNPaged
 LIST_ENTRY ExpPagedLookasideListHead = {&ExpPagedLookasideListHead, &ExpPagedLookasideListHead};
 EXP_LOOKASIDE_SHADOW *ExpLookasideSlots[EXP_MAX_LOOKASIDE_LISTS];
 EXP_LOOKASIDE_THREAD *ExpLookasideThreads;
+ULONG ExpLookasideSlotLimit;
 
 static pthread_key_t ExpLookasideKey;
 static pthread_once_t ExpLookasideKeyOnce = PTHREAD_ONCE_INIT;
@@ -140,6 +141,8 @@ static void ExpRegister(PGENERAL_LOOKASIDE_POOL list, BOOLEAN ex, ULONG ex_flags
         fprintf(stderr, "ntmem: more than %d lookaside lists at once\n", EXP_MAX_LOOKASIDE_LISTS);
         abort();
     }
+    if (slot >= ExpLookasideSlotLimit)
+        ExpLookasideSlotLimit = slot + 1;
     shadow->List = list;
     shadow->Slot = slot;
     shadow->Ex = ex;
@@ -151,10 +154,52 @@ static void ExpRegister(PGENERAL_LOOKASIDE_POOL list, BOOLEAN ex, ULONG ex_flags
                    &list->ListEntry);
     __atomic_store_n(&ExpLookasideSlots[slot], shadow, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&ExpLookasideLock);
+    ExpMarkPoolObject(list);
     /* The old blocks were allocated for the old registration: free them with its routines. */
     if (old.Head != NULL)
         ExpFreeChain(list, old_ex, &old);
     ExpStartBalanceSet();
+}
+
+void ExpMarkPoolObject(PVOID object)
+{
+    NTMEM_POOL_BLOCK_INFO info;
+    if (MiRegionOf(object) > MiPagedPoolRegion || !NT_SUCCESS(ntmem_pool_lookup(object, &info)) || !info.Allocated)
+        return;
+    if (info.Header != NULL)
+        ((PPOOL_HEADER)info.Header)->PoolType |= EXP_POOL_HAS_OBJECT; /* the owner's byte: we are it */
+    else
+        MiPfnOf(info.Block)->Flags |= MI_PFN_HAS_OBJECT;
+}
+
+void ExpLookasideBlockFreed(PVOID block, SIZE_T size)
+{
+    PUCHAR start = block, end = start + size;
+    for (;;) {
+        EXP_FREE_CHAIN chain = {NULL, 0};
+        PGENERAL_LOOKASIDE_POOL found = NULL;
+        BOOLEAN ex = FALSE;
+        pthread_mutex_lock(&ExpLookasideLock);
+        for (ULONG slot = 0; slot < ExpLookasideSlotLimit && found == NULL; slot++) {
+            EXP_LOOKASIDE_SHADOW *shadow = ExpLookasideSlots[slot];
+            if (shadow == NULL || (PUCHAR)shadow->List < start || (PUCHAR)shadow->List >= end)
+                continue;
+            if (VfIsEnabled()) {
+                pthread_mutex_unlock(&ExpLookasideLock);
+                KiBugCheckWithReason(DRIVER_VERIFIER_DETECTED_VIOLATION, 0xCC, (ULONG_PTR)shadow->List,
+                                     (ULONG_PTR)block, size,
+                                     "pool block %p was freed while lookaside list %p inside it was still "
+                                     "initialised", block, (void *)shadow->List);
+            }
+            found = shadow->List;
+            ex = shadow->Ex;
+            ExpUnregister(shadow, &chain);
+        }
+        pthread_mutex_unlock(&ExpLookasideLock);
+        if (found == NULL)
+            return;
+        ExpFreeChain(found, ex, &chain);
+    }
 }
 
 /* Fills the public fields every kind of list shares. */

@@ -46,6 +46,7 @@ extern NTMEM_HIDDEN LIST_ENTRY ExpNPagedLookasideListHead; /* as Windows keeps t
 extern NTMEM_HIDDEN LIST_ENTRY ExpPagedLookasideListHead;
 extern NTMEM_HIDDEN EXP_LOOKASIDE_SHADOW *ExpLookasideSlots[EXP_MAX_LOOKASIDE_LISTS];
 extern NTMEM_HIDDEN EXP_LOOKASIDE_THREAD *ExpLookasideThreads;
+extern NTMEM_HIDDEN ULONG ExpLookasideSlotLimit; /* slots at or above it were never used */
 
 /* A chain of blocks to hand to the list's Free routine once the registry lock is dropped. */
 typedef struct _EXP_FREE_CHAIN {

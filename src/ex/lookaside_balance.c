@@ -81,7 +81,7 @@ NTMEM_API VOID ntmem_adjust_lookaside_depths(VOID)
     ULONG capacity = 16, count = 0;
     EXP_TRIM *trims = malloc(capacity * sizeof *trims);
     pthread_mutex_lock(&ExpLookasideLock);
-    for (ULONG slot = 0; slot < EXP_MAX_LOOKASIDE_LISTS; slot++) {
+    for (ULONG slot = 0; slot < ExpLookasideSlotLimit; slot++) {
         EXP_LOOKASIDE_SHADOW *shadow = ExpLookasideSlots[slot];
         if (shadow == NULL)
             continue;
@@ -131,7 +131,7 @@ NTMEM_API NTSTATUS ntmem_query_lookaside_lists(PNTMEM_LOOKASIDE_INFO info, ULONG
 {
     ULONG n = 0;
     pthread_mutex_lock(&ExpLookasideLock);
-    for (ULONG slot = 0; slot < EXP_MAX_LOOKASIDE_LISTS; slot++) {
+    for (ULONG slot = 0; slot < ExpLookasideSlotLimit; slot++) {
         EXP_LOOKASIDE_SHADOW *shadow = ExpLookasideSlots[slot];
         if (shadow == NULL)
             continue;

@@ -18,7 +18,7 @@ typedef struct _POOL_HEADER {
     UCHAR PreviousSize;   /* size of the block before this one in the page, 0 for the first */
     UCHAR PoolIndex;      /* descriptor index; EXP_POOL_INDEX_FREE while on a descriptor free list */
     UCHAR BlockSize;      /* this block's size, header included */
-    UCHAR PoolType;       /* 0 = free; else (base pool type + 1) | EXP_POOL_QUOTA */
+    UCHAR PoolType;       /* 0 = free; else (base pool type + 1) | EXP_POOL_QUOTA | EXP_POOL_HAS_OBJECT */
     ULONG PoolTag;
     PEPROCESS ProcessBilled; /* quota blocks only */
 } POOL_HEADER, *PPOOL_HEADER;
@@ -31,6 +31,7 @@ typedef struct _POOL_HEADER {
 #define EXP_MIN_UNITS 2                                  /* a free block holds a LIST_ENTRY */
 #define EXP_POOL_INDEX_FREE 0x80
 #define EXP_POOL_QUOTA 0x08
+#define EXP_POOL_HAS_OBJECT 0x40   /* PoolType bit: a registered object (lookaside list) lives here */
 #define EXP_CACHE_MAX_UNITS 33                           /* blocks up to 512 data bytes are cached */
 #define EXP_EMPTY_PAGE_CACHE 16                          /* empty pages a descriptor keeps committed */
 #define EXP_POOL_COUNT 2                                 /* nonpaged (0) and paged (1) descriptors */
@@ -203,6 +204,14 @@ NTMEM_HIDDEN ULONG ExpSnapshotTags(EXP_TAG_COUNTS **Out);
 /* Folds an exiting thread's counters into the retired totals and unlinks it. */
 NTMEM_HIDDEN void ExpRetireThreadTags(EXP_POOL_THREAD *Thread);
 NTMEM_HIDDEN void ExpRegisterThreadTags(EXP_POOL_THREAD *Thread);
+
+/* ---- objects living in pool (lookaside.c) ------------------------------------------------------ */
+/* Marks the pool block holding Object so that its free looks for registered objects first. */
+NTMEM_HIDDEN void ExpMarkPoolObject(PVOID Object);
+/* A marked block [Block, Block+Size) is being freed: lists registered inside it are 0xC4/0xCC under
+ * the verifier, and are unregistered (their blocks freed) without it, so nothing points into freed
+ * pool afterwards. */
+NTMEM_HIDDEN void ExpLookasideBlockFreed(PVOID Block, SIZE_T Size);
 
 /* ---- quota (ps/process.c) ------------------------------------------------------------------- */
 NTMEM_HIDDEN NTSTATUS PspChargePoolQuota(PEPROCESS Process, ULONG PoolIndex, SIZE_T Bytes);

@@ -42,6 +42,8 @@ SIZE_T ExpFreeBig(PVOID block, ULONG tag, BOOLEAN check_tag, ULONG pool)
     if (check_tag ? pfn->Tag != tag : (pfn->Tag & PROTECTED_POOL) != 0)
         ExpWrongTag(block, pfn->Tag, check_tag ? tag : 0);
     SIZE_T pages = pfn->Pages, size = pages << PAGE_SHIFT;
+    if (pfn->Flags & MI_PFN_HAS_OBJECT)
+        ExpLookasideBlockFreed(block, size);
     if (pfn->Flags & MI_PFN_QUOTA) {
         if (!PspIsProcess(pfn->ProcessBilled))
             ExpBadQuotaProcess(block, pfn->Tag, pfn->ProcessBilled);

@@ -65,7 +65,8 @@ static BOOLEAN ExpHeaderLooksLive(PVOID block, PPOOL_HEADER h, ULONG pool)
     if (((ULONG_PTR)block & (EXP_BLOCK_UNIT - 1)) != 0 || BYTE_OFFSET(block) < sizeof(POOL_HEADER))
         return FALSE;
     ULONG type = h->PoolType, units = h->BlockSize;
-    return type != 0 && (type & ~(EXP_POOL_QUOTA | 7u)) == 0 && ExpPoolIndex((type & 7u) - 1) == pool &&
+    return type != 0 && (type & ~(EXP_POOL_QUOTA | EXP_POOL_HAS_OBJECT | 7u)) == 0 &&
+           ExpPoolIndex((type & 7u) - 1) == pool &&
            units >= EXP_MIN_UNITS && (BYTE_OFFSET(h) >> EXP_BLOCK_SHIFT) + units <= EXP_PAGE_UNITS;
 }
 
@@ -118,6 +119,8 @@ static __attribute__((noinline)) void ExpFree(PVOID block, ULONG tag, BOOLEAN ch
     if (NTMEM_UNLIKELY(check_tag ? h->PoolTag != tag : (h->PoolTag & PROTECTED_POOL) != 0))
         ExpWrongTag(block, h->PoolTag, check_tag ? tag : 0);
     SIZE_T size = (SIZE_T)units << EXP_BLOCK_SHIFT;
+    if (NTMEM_UNLIKELY(type & EXP_POOL_HAS_OBJECT))
+        ExpLookasideBlockFreed(block, size - sizeof(POOL_HEADER));
     if (NTMEM_UNLIKELY(type & EXP_POOL_QUOTA)) {
         if (!PspIsProcess(h->ProcessBilled))
             ExpBadQuotaProcess(block, h->PoolTag, h->ProcessBilled);

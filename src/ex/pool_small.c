@@ -386,7 +386,7 @@ NTSTATUS ExpLookupSmallBlock(PVOID address, PNTMEM_POOL_BLOCK_INFO info)
             info->BlockSize = (SIZE_T)h->BlockSize << EXP_BLOCK_SHIFT;
             info->Allocated = type != 0;
             info->Tag = info->Allocated ? __atomic_load_n(&h->PoolTag, __ATOMIC_RELAXED) : 0;
-            info->PoolType = (POOL_TYPE)(type ? ((type & ~EXP_POOL_QUOTA) - 1) : d->PoolIndex);
+            info->PoolType = (POOL_TYPE)(type ? ((type & 7u) - 1) : d->PoolIndex);
             info->QuotaCharged = (type & EXP_POOL_QUOTA) != 0;
             info->ProcessBilled = info->QuotaCharged ? h->ProcessBilled : NULL;
             status = STATUS_SUCCESS;

@@ -36,6 +36,7 @@ typedef struct _MI_PFN {
     SIZE_T Reserved;
 } MI_PFN;
 #define MI_PFN_QUOTA 0x0001
+#define MI_PFN_HAS_OBJECT 0x0002 /* a registered object (lookaside list) lives in this allocation */
 
 typedef struct _MI_REGION {
     PUCHAR Base;
