@@ -48,11 +48,13 @@ for ((r = 0; r < rounds; r++)); do
       run "${progs[$(((i + r) % ${#progs[@]}))]}" -r 1 "$w"
     done
   done
+  [ -x "$build/bench/bench_slist" ] && run "$build/bench/bench_slist" -r 1
+  [ -x "$build/bench/bench_lookaside" ] && run "$build/bench/bench_lookaside" -r 1 lapairs lathreads
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Medians over the rounds, one line per measurement: "<workload> <allocator> <median> <unit>".
-medians=$(grep -hE '^(pairs|threads1|threads2|cross|churn|slack|header) ' "$raw" |
+medians=$(grep -hE '^(pairs|threads1|threads2|cross|churn|slack|header|slist_pair|slist_cas|lapairs|lathreads1|lathreads2) ' "$raw" |
   awk '{ print $1, $2, $3, $4 }' | sort -k1,1 -k2,2 -k3,3g |
   awk '{ k = $1 " " $2; if (!(k in n)) order[++m] = k; n[k]++; v[k, n[k]] = $3; u[k] = $4 }
        END { for (i = 1; i <= m; i++) { k = order[i]; c = n[k]
@@ -75,6 +77,10 @@ for a in "${allocs[@]}" control; do
   t1=${M["threads1 $a"]:-} t2=${M["threads2 $a"]:-} p=${M["pairs $a"]:-}
   if [ -n "$t1" ] && [ -n "$t2" ]; then
     M["threads_scaling $a"]=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.3g", b / a }')
+  fi
+  t1=${M["lathreads1 $a"]:-} t2=${M["lathreads2 $a"]:-}
+  if [ -n "$t1" ] && [ -n "$t2" ]; then
+    M["lathreads_scaling $a"]=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.3g", b / a }')
   fi
   if [ -n "$p" ] && [ -n "$ctl_pairs" ] && [ "$a" != control ]; then
     M["pairs_net $a"]=$(awk -v a="$p" -v c="$ctl_pairs" 'BEGIN { printf "%.3g", a - c }')
@@ -117,6 +123,16 @@ target() {
   cross) [ -n "$gl" ] && printf 'ntmem/glibc %s, target <= 1: %s' "$(calc "$n / $gl")" "$(verdict "$n <= $gl")" ;;
   header) printf 'expected 16 B: %s' "$(verdict "$n == 16")" ;;
   churn) printf 'target <= 1.3: %s' "$(verdict "$n <= 1.3")" ;;
+  lapairs)
+    [ -n "$mi" ] && printf 'ntmem/mimalloc %s, target <= 0.5: %s; ' "$(calc "$n / $mi")" "$(verdict "$n <= 0.5 * $mi")"
+    local bare=${M["lapairs control"]:-}
+    [ -n "$bare" ] && printf 'bare list %s ns, ratio %s, target <= 3: %s' "$bare" "$(calc "$n / $bare")" "$(verdict "$n <= 3 * $bare")" ;;
+  lathreads_scaling)
+    printf 'target >= 1.7: %s' "$(verdict "$n >= 1.7")"
+    [ -n "${M["lathreads_scaling control"]:-}" ] && printf '; the bare lists reach %s' "${M["lathreads_scaling control"]}" ;;
+  slist_pair)
+    local c=${M["slist_cas control"]:-}
+    [ -n "$c" ] && printf 'bare 2x cmpxchg16b loop %s ns, ratio %s, target <= 1.2: %s' "$c" "$(calc "$n / $c")" "$(verdict "$n <= 1.2 * $c")" ;;
   esac
 }
 
@@ -131,6 +147,9 @@ rows=(
   "header|header bytes per block (UsedBytes growth - rounded size)"
   "slack|usable - requested bytes, mean over 16..256"
   "churn|churn: footprint / live requested bytes (lower is better)"
+  "lapairs|lookaside: ns per allocate+free, one NPAGED list, 64 B (lower is better)"
+  "lathreads_scaling|lookaside: two threads sharing one list, 2T / 1T (higher is better)"
+  "slist_pair|SLIST push+pop pair, one thread: ns (lower is better)"
 )
 
 table() {

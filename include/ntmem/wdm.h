@@ -247,7 +247,7 @@ NTSYSAPI USHORT NTAPI QueryDepthSList(PSLIST_HEADER ListHead);
 #define ExInterlockedFlushSList(ListHead) InterlockedFlushSList(ListHead)
 #define ExQueryDepthSList(ListHead) QueryDepthSList(ListHead)
 
-/* ---- spin-lock-protected lists (raise to DISPATCH_LEVEL while holding Lock) -------------------- */
+/* ---- spin-lock-protected lists (any IRQL; Lock is held at HIGH_LEVEL, as if interrupts were off) - */
 NTKERNELAPI PLIST_ENTRY FASTCALL ExInterlockedInsertHeadList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry,
                                                              PKSPIN_LOCK Lock);
 NTKERNELAPI PLIST_ENTRY FASTCALL ExInterlockedInsertTailList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry,

@@ -69,23 +69,9 @@ static void ExpEmptyCache(EXP_LOOKASIDE_CACHE *c, EXP_FREE_CHAIN *chain)
     c->Count = 0;
 }
 
-/* Empties the list: the shared SLIST and every thread's cache; lock held. With Unbind the caches also
- * forget the list (delete), otherwise they stay bound (flush). */
-static void ExpEmptyList(EXP_LOOKASIDE_SHADOW *shadow, EXP_FREE_CHAIN *chain, BOOLEAN unbind)
+/* Takes the shared list's blocks. */
+static void ExpEmptySharedList(PGENERAL_LOOKASIDE_POOL list, EXP_FREE_CHAIN *chain)
 {
-    PGENERAL_LOOKASIDE_POOL list = shadow->List;
-    for (EXP_LOOKASIDE_THREAD *t = ExpLookasideThreads; t != NULL; t = t->Next) {
-        if (shadow->Slot >= t->Capacity)
-            continue;
-        EXP_LOOKASIDE_CACHE *c = &t->Caches[shadow->Slot];
-        if (c->List != list)
-            continue;
-        ExpEmptyCache(c, chain);
-        if (unbind) {
-            c->List = NULL;
-            c->Allocates = c->Frees = 0;
-        }
-    }
     PSLIST_ENTRY entry = InterlockedFlushSList(&list->ListHead);
     while (entry != NULL) {
         PSLIST_ENTRY next = entry->Next;
@@ -94,10 +80,20 @@ static void ExpEmptyList(EXP_LOOKASIDE_SHADOW *shadow, EXP_FREE_CHAIN *chain, BO
     }
 }
 
+/* Unregisters a list and takes every block it holds, in every thread's cache too: the caller
+ * guarantees, as deleting requires, that no thread uses the list meanwhile. Lock held. */
 static void ExpUnregister(EXP_LOOKASIDE_SHADOW *shadow, EXP_FREE_CHAIN *chain)
 {
     PGENERAL_LOOKASIDE_POOL list = shadow->List;
-    ExpEmptyList(shadow, chain, TRUE);
+    for (EXP_LOOKASIDE_THREAD *t = ExpLookasideThreads; t != NULL; t = t->Next) {
+        if (shadow->Slot >= t->Capacity || t->Caches[shadow->Slot].List != list)
+            continue;
+        EXP_LOOKASIDE_CACHE *c = &t->Caches[shadow->Slot];
+        ExpEmptyCache(c, chain);
+        c->List = NULL;
+        c->Allocates = c->Frees = 0;
+    }
+    ExpEmptySharedList(list, chain);
     RemoveEntryList(&list->ListEntry);
     __atomic_store_n(&ExpLookasideSlots[shadow->Slot], NULL, __ATOMIC_RELEASE);
     list->Future[0] = list->Future[1] = 0;
@@ -107,11 +103,7 @@ static void ExpUnregister(EXP_LOOKASIDE_SHADOW *shadow, EXP_FREE_CHAIN *chain)
 static PVOID ExpDefaultAllocateEx(POOL_TYPE type, SIZE_T size, ULONG tag, PLOOKASIDE_LIST_EX list);
 static VOID ExpDefaultFreeEx(PVOID block, PLOOKASIDE_LIST_EX list);
 
-/*
- * Registers a list whose public fields are already filled. A list that is registered already is
- * re-initialised: the verifier calls that 0xC4/0xCA; without it the old registration is dropped
- * cleanly (its blocks freed) instead of corrupting the registry.
- */
+/* Registers a list whose public fields are filled (and that is not registered). */
 static void ExpRegister(PGENERAL_LOOKASIDE_POOL list, BOOLEAN ex, ULONG ex_flags, BOOLEAN pool_backed)
 {
     EXP_LOOKASIDE_SHADOW *shadow = calloc(1, sizeof *shadow);
@@ -119,20 +111,7 @@ static void ExpRegister(PGENERAL_LOOKASIDE_POOL list, BOOLEAN ex, ULONG ex_flags
         fprintf(stderr, "ntmem: out of host memory registering a lookaside list\n");
         abort();
     }
-    EXP_FREE_CHAIN old = {NULL, 0};
-    BOOLEAN old_ex = FALSE;
     pthread_mutex_lock(&ExpLookasideLock);
-    EXP_LOOKASIDE_SHADOW *existing = ExpShadowOf(list);
-    if (existing != NULL) {
-        if (VfIsEnabled()) {
-            pthread_mutex_unlock(&ExpLookasideLock);
-            KiBugCheckWithReason(DRIVER_VERIFIER_DETECTED_VIOLATION, 0xCA, (ULONG_PTR)list, 0, 0,
-                                 "lookaside list %p was initialised a second time without being deleted",
-                                 (void *)list);
-        }
-        old_ex = existing->Ex;
-        ExpUnregister(existing, &old);
-    }
     ULONG slot;
     for (slot = 0; slot < EXP_MAX_LOOKASIDE_LISTS && ExpLookasideSlots[slot] != NULL; slot++)
         ;
@@ -155,10 +134,33 @@ static void ExpRegister(PGENERAL_LOOKASIDE_POOL list, BOOLEAN ex, ULONG ex_flags
     __atomic_store_n(&ExpLookasideSlots[slot], shadow, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&ExpLookasideLock);
     ExpMarkPoolObject(list);
-    /* The old blocks were allocated for the old registration: free them with its routines. */
-    if (old.Head != NULL)
-        ExpFreeChain(list, old_ex, &old);
     ExpStartBalanceSet();
+}
+
+/*
+ * Initialising a list that is registered already: the verifier calls that 0xC4/0xCA (before anything
+ * is touched); without it the old registration is taken down cleanly first - its blocks freed with
+ * its own routines, which the list's fields still hold - instead of corrupting the registry.
+ */
+static void ExpRetireOldRegistration(PGENERAL_LOOKASIDE_POOL list)
+{
+    EXP_FREE_CHAIN old = {NULL, 0};
+    pthread_mutex_lock(&ExpLookasideLock);
+    EXP_LOOKASIDE_SHADOW *existing = ExpShadowOf(list);
+    if (existing == NULL) {
+        pthread_mutex_unlock(&ExpLookasideLock);
+        return;
+    }
+    if (VfIsEnabled()) {
+        pthread_mutex_unlock(&ExpLookasideLock);
+        KiBugCheckWithReason(DRIVER_VERIFIER_DETECTED_VIOLATION, 0xCA, (ULONG_PTR)list, 0, 0,
+                             "lookaside list %p was initialised a second time without being deleted",
+                             (void *)list);
+    }
+    BOOLEAN ex = existing->Ex;
+    ExpUnregister(existing, &old);
+    pthread_mutex_unlock(&ExpLookasideLock);
+    ExpFreeChain(list, ex, &old);
 }
 
 void ExpMarkPoolObject(PVOID object)
@@ -227,6 +229,7 @@ static void ExpInitializeFields(PGENERAL_LOOKASIDE_POOL list, ULONG type, SIZE_T
 static void ExpInitializeClassic(PGENERAL_LOOKASIDE_POOL list, ULONG type, PALLOCATE_FUNCTION allocate,
                                  PFREE_FUNCTION free_routine, ULONG flags, SIZE_T size, ULONG tag)
 {
+    ExpRetireOldRegistration(list);
     /* Windows 8 and later honour these two flags and fold them into the list's pool type. */
     type |= flags & (POOL_RAISE_IF_ALLOCATION_FAILURE | POOL_NX_ALLOCATION);
     ExpInitializeFields(list, type, size, tag);
@@ -263,6 +266,7 @@ NTKERNELAPI NTSTATUS NTAPI ExInitializeLookasideListEx(PLOOKASIDE_LIST_EX lookas
         flags == (EX_LOOKASIDE_LIST_EX_FLAGS_RAISE_ON_FAIL | EX_LOOKASIDE_LIST_EX_FLAGS_FAIL_NO_RAISE))
         return STATUS_INVALID_PARAMETER_5;
     PGENERAL_LOOKASIDE_POOL list = &lookaside->L;
+    ExpRetireOldRegistration(list);
     ExpInitializeFields(list, (ULONG)type, size, tag);
     list->AllocateEx = allocate != NULL ? allocate : ExpDefaultAllocateEx;
     list->FreeEx = free_routine != NULL ? free_routine : ExpDefaultFreeEx;
@@ -307,10 +311,19 @@ static void ExpDelete(PGENERAL_LOOKASIDE_POOL list, BOOLEAN flush_only)
         return;
     }
     BOOLEAN ex = shadow->Ex;
-    if (flush_only)
-        ExpEmptyList(shadow, &chain, FALSE);
-    else
+    if (flush_only) {
+        /* Other threads may be using the list: only the shared part and this thread's cache are
+         * emptied now; the other caches empty themselves on their owners' next slow path. */
+        ExpEmptySharedList(list, &chain);
+        __atomic_store_n(&shadow->FlushEpoch, shadow->FlushEpoch + 1, __ATOMIC_RELAXED);
+        EXP_LOOKASIDE_THREAD *t = KiThread.Lookaside;
+        if (t != NULL && shadow->Slot < t->Capacity && t->Caches[shadow->Slot].List == list) {
+            ExpEmptyCache(&t->Caches[shadow->Slot], &chain);
+            t->Caches[shadow->Slot].FlushEpoch = shadow->FlushEpoch;
+        }
+    } else {
         ExpUnregister(shadow, &chain);
+    }
     pthread_mutex_unlock(&ExpLookasideLock);
     ExpFreeChain(list, ex, &chain);
 }
@@ -366,7 +379,7 @@ static void ExpLookasideThreadExit(void *arg)
         EXP_LOOKASIDE_CACHE *work = &t->Caches[spills++]; /* spills <= slot: already visited */
         work->List = spill.Count ? c->List : NULL;
         work->Head = spill.Head;
-        work->Reserved = shadow->Ex;
+        work->FlushEpoch = shadow->Ex; /* the work list reuses the field for the list's kind */
     }
     if (t->Prev != NULL)
         t->Prev->Next = t->Next;
@@ -379,7 +392,7 @@ static void ExpLookasideThreadExit(void *arg)
     for (ULONG i = 0; i < spills; i++) {
         EXP_FREE_CHAIN chain = {t->Caches[i].Head, 0};
         if (t->Caches[i].List != NULL)
-            ExpFreeChain(t->Caches[i].List, (BOOLEAN)t->Caches[i].Reserved, &chain);
+            ExpFreeChain(t->Caches[i].List, (BOOLEAN)t->Caches[i].FlushEpoch, &chain);
     }
     free(t->Caches);
     free(t);
@@ -431,7 +444,16 @@ static EXP_LOOKASIDE_CACHE *ExpBindCache(EXP_LOOKASIDE_SHADOW *shadow)
         c->Head = NULL;
         c->Count = 0;
         c->Allocates = c->Frees = 0;
+        c->FlushEpoch = shadow->FlushEpoch;
         pthread_mutex_unlock(&ExpLookasideLock);
+    } else if (c->FlushEpoch != __atomic_load_n(&shadow->FlushEpoch, __ATOMIC_RELAXED)) {
+        /* The list was flushed since this thread last came here: give back what it cached. */
+        EXP_FREE_CHAIN chain = {NULL, 0};
+        pthread_mutex_lock(&ExpLookasideLock);
+        ExpEmptyCache(c, &chain);
+        c->FlushEpoch = shadow->FlushEpoch;
+        pthread_mutex_unlock(&ExpLookasideLock);
+        ExpFreeChain(shadow->List, shadow->Ex, &chain);
     }
     return c;
 }

@@ -12,7 +12,7 @@ typedef struct _EXP_LOOKASIDE_CACHE {
     PGENERAL_LOOKASIDE_POOL List;  /* the list this slot of the thread serves; NULL when unused */
     PVOID Head;                    /* blocks linked through their first word */
     ULONG Count;
-    ULONG Reserved;
+    ULONG FlushEpoch;              /* the list's FlushEpoch this cache has caught up with */
     ULONG64 Allocates;
     ULONG64 Frees;
     ULONG64 Padding[3];            /* a cache line each */
@@ -35,6 +35,8 @@ typedef struct _EXP_LOOKASIDE_SHADOW {
     ULONG64 RetiredFrees;
     ULONG64 AllocateMisses;        /* counted with atomics on the slow paths */
     ULONG64 FreeMisses;
+    ULONG FlushEpoch;              /* advanced by ExFlushLookasideListEx; caches catch up on their
+                                      owner's next slow path */
 } EXP_LOOKASIDE_SHADOW;
 
 #define EXP_LOOKASIDE_MAGIC 0x7361614Cu /* Future[1] of a registered list ("Laas") */

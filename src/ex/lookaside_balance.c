@@ -188,12 +188,17 @@ static void *ExpBalanceSetThread(void *arg)
     return NULL;
 }
 
-static void ExpStartBalanceSetOnce(void)
+/* The environment is read at load, so that an ntmem_set_lookaside_period call always wins. */
+__attribute__((constructor)) static void ExpReadBalancePeriod(void)
 {
     uint64_t ms;
     const char *text = OsGetEnv("NTMEM_LOOKASIDE_PERIOD_MS");
     if (text != NULL && OsParseSize(text, &ms) == 0)
         ExpBalancePeriodMs = (ULONG)ms;
+}
+
+static void ExpStartBalanceSetOnce(void)
+{
     pthread_t thread;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
