@@ -485,6 +485,36 @@ FORCEINLINE PVOID ExAllocatePoolQuotaUninitialized(POOL_TYPE PoolType, SIZE_T Nu
     return ExAllocatePoolWithQuotaTag(PoolType, NumberOfBytes, Tag);
 }
 
+/* ---- ntmem's per-thread state ------------------------------------------------------------------
+ * The WDK makes the lookaside routines inline, and so does ntmem: their fast paths read this state
+ * directly. Its layout is ntmem's own and may change between versions; use the routines, not it. */
+typedef struct _NTMEM_LOOKASIDE_CACHE {
+    PVOID List;             /* the GENERAL_LOOKASIDE this slot serves; NULL when unused */
+    PVOID Head;             /* blocks this thread freed, linked through their first word */
+    ULONG Count;
+    ULONG FlushEpoch;
+    ULONG64 Allocates;
+    ULONG64 Frees;
+    ULONG64 Padding[3];     /* one cache line each */
+} NTMEM_LOOKASIDE_CACHE;
+
+typedef struct _NTMEM_THREAD_STATE {
+    KIRQL Irql;             /* current IRQL */
+    UCHAR InBugCheck;
+    ULONG LastError;
+    PVOID Pool;             /* pool caches and tag counters */
+    PVOID PoolFast;         /* the same for the pool fast paths; NULL while ASan/Valgrind watch */
+    PVOID Lookaside;        /* lookaside bookkeeping */
+    NTMEM_LOOKASIDE_CACHE *LookasideCaches; /* indexed by a list's slot (its Future[0]) */
+    ULONG LookasideCapacity;
+} NTMEM_THREAD_STATE;
+
+#ifdef __cplusplus
+extern "C" NTMEM_API thread_local NTMEM_THREAD_STATE ntmem_thread_state __attribute__((tls_model("initial-exec")));
+#else
+extern NTMEM_API __thread NTMEM_THREAD_STATE ntmem_thread_state __attribute__((tls_model("initial-exec")));
+#endif
+
 /* ---- lookaside lists ------------------------------------------------------------------------- */
 #define LOOKASIDE_MINIMUM_BLOCK_SIZE (RTL_SIZEOF_THROUGH_FIELD(SLIST_ENTRY, Next))
 #define EX_MAXIMUM_LOOKASIDE_DEPTH_BASE 256
@@ -569,18 +599,85 @@ NTKERNELAPI VOID NTAPI ExInitializeNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lo
 NTKERNELAPI VOID NTAPI ExInitializePagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside, PALLOCATE_FUNCTION Allocate,
                                                       PFREE_FUNCTION Free, ULONG Flags, SIZE_T Size, ULONG Tag,
                                                       USHORT Depth);
-NTKERNELAPI PVOID NTAPI ExAllocateFromNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside);
-NTKERNELAPI PVOID NTAPI ExAllocateFromPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside);
-NTKERNELAPI VOID NTAPI ExFreeToNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry);
-NTKERNELAPI VOID NTAPI ExFreeToPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry);
 NTKERNELAPI VOID NTAPI ExDeleteNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside);
 NTKERNELAPI VOID NTAPI ExDeletePagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside);
 
 NTKERNELAPI NTSTATUS NTAPI ExInitializeLookasideListEx(PLOOKASIDE_LIST_EX Lookaside, PALLOCATE_FUNCTION_EX Allocate,
                                                        PFREE_FUNCTION_EX Free, POOL_TYPE PoolType, ULONG Flags,
                                                        SIZE_T Size, ULONG Tag, USHORT Depth);
-NTKERNELAPI PVOID NTAPI ExAllocateFromLookasideListEx(PLOOKASIDE_LIST_EX Lookaside);
-NTKERNELAPI VOID NTAPI ExFreeToLookasideListEx(PLOOKASIDE_LIST_EX Lookaside, PVOID Entry);
+
+/* ntmem's slow paths behind the inline routines: registration checks, IRQL rules, the shared list,
+ * the list's Allocate/Free routines. Limit is the highest IRQL the list may be used at. */
+NTMEM_API PVOID ntmem_lookaside_allocate(PGENERAL_LOOKASIDE_POOL List, KIRQL Limit);
+NTMEM_API VOID ntmem_lookaside_free(PGENERAL_LOOKASIDE_POOL List, PVOID Entry, KIRQL Limit);
+
+/* The fast paths: this thread's cache for the list, no lock and no locked instruction. The counters
+ * are written with plain (relaxed atomic) stores so that statistics queries may read them. */
+FORCEINLINE PVOID ntmem_lookaside_fast_allocate(PGENERAL_LOOKASIDE_POOL List, KIRQL Limit)
+{
+    NTMEM_THREAD_STATE *t = &ntmem_thread_state;
+    ULONG slot = List->Future[0];
+    if (__builtin_expect(slot < t->LookasideCapacity && t->Irql <= Limit, 1)) {
+        NTMEM_LOOKASIDE_CACHE *c = &t->LookasideCaches[slot];
+        PVOID block = c->Head;
+        if (__builtin_expect(block != NULL && c->List == (PVOID)List, 1)) {
+            c->Head = *(PVOID *)block;
+            __atomic_store_n(&c->Count, c->Count - 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&c->Allocates, c->Allocates + 1, __ATOMIC_RELAXED);
+            return block;
+        }
+    }
+    return ntmem_lookaside_allocate(List, Limit);
+}
+
+FORCEINLINE VOID ntmem_lookaside_fast_free(PGENERAL_LOOKASIDE_POOL List, PVOID Entry, KIRQL Limit)
+{
+    NTMEM_THREAD_STATE *t = &ntmem_thread_state;
+    ULONG slot = List->Future[0];
+    if (__builtin_expect(slot < t->LookasideCapacity && t->Irql <= Limit, 1)) {
+        NTMEM_LOOKASIDE_CACHE *c = &t->LookasideCaches[slot];
+        if (__builtin_expect(c->List == (PVOID)List && c->Count < (ULONG)(__atomic_load_n(&List->Depth, __ATOMIC_RELAXED) / 2u), 1)) {
+            *(PVOID *)Entry = c->Head;
+            c->Head = Entry;
+            __atomic_store_n(&c->Count, c->Count + 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&c->Frees, c->Frees + 1, __ATOMIC_RELAXED);
+            return;
+        }
+    }
+    ntmem_lookaside_free(List, Entry, Limit);
+}
+
+/* Paged lists may be used up to APC_LEVEL, nonpaged ones up to DISPATCH_LEVEL; an Ex list by its
+ * pool type. */
+FORCEINLINE PVOID ExAllocateFromNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside)
+{
+    return ntmem_lookaside_fast_allocate((PGENERAL_LOOKASIDE_POOL)(PVOID)&Lookaside->L, DISPATCH_LEVEL);
+}
+
+FORCEINLINE PVOID ExAllocateFromPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside)
+{
+    return ntmem_lookaside_fast_allocate((PGENERAL_LOOKASIDE_POOL)(PVOID)&Lookaside->L, APC_LEVEL);
+}
+
+FORCEINLINE VOID ExFreeToNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry)
+{
+    ntmem_lookaside_fast_free((PGENERAL_LOOKASIDE_POOL)(PVOID)&Lookaside->L, Entry, DISPATCH_LEVEL);
+}
+
+FORCEINLINE VOID ExFreeToPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry)
+{
+    ntmem_lookaside_fast_free((PGENERAL_LOOKASIDE_POOL)(PVOID)&Lookaside->L, Entry, APC_LEVEL);
+}
+
+FORCEINLINE PVOID ExAllocateFromLookasideListEx(PLOOKASIDE_LIST_EX Lookaside)
+{
+    return ntmem_lookaside_fast_allocate(&Lookaside->L, (KIRQL)(DISPATCH_LEVEL - ((ULONG)Lookaside->L.Type & 1)));
+}
+
+FORCEINLINE VOID ExFreeToLookasideListEx(PLOOKASIDE_LIST_EX Lookaside, PVOID Entry)
+{
+    ntmem_lookaside_fast_free(&Lookaside->L, Entry, (KIRQL)(DISPATCH_LEVEL - ((ULONG)Lookaside->L.Type & 1)));
+}
 NTKERNELAPI VOID NTAPI ExDeleteLookasideListEx(PLOOKASIDE_LIST_EX Lookaside);
 NTKERNELAPI VOID NTAPI ExFlushLookasideListEx(PLOOKASIDE_LIST_EX Lookaside);
 

@@ -370,8 +370,9 @@ static void ExpLookasideThreadExit(void *arg)
         while (c->Head != NULL) {
             PVOID block = c->Head;
             c->Head = *(PVOID *)block;
-            if (QueryDepthSList(&c->List->ListHead) < c->List->Depth)
-                InterlockedPushEntrySList(&c->List->ListHead, block);
+            PGENERAL_LOOKASIDE_POOL list = c->List;
+            if (QueryDepthSList(&list->ListHead) < list->Depth)
+                InterlockedPushEntrySList(&list->ListHead, block);
             else
                 ExpChainPush(&spill, block);
         }
@@ -389,6 +390,8 @@ static void ExpLookasideThreadExit(void *arg)
         t->Next->Prev = t->Prev;
     pthread_mutex_unlock(&ExpLookasideLock);
     KiThread.Lookaside = NULL;
+    KiThread.LookasideCaches = NULL;
+    KiThread.LookasideCapacity = 0;
     for (ULONG i = 0; i < spills; i++) {
         EXP_FREE_CHAIN chain = {t->Caches[i].Head, 0};
         if (t->Caches[i].List != NULL)
@@ -434,6 +437,8 @@ static EXP_LOOKASIDE_CACHE *ExpBindCache(EXP_LOOKASIDE_SHADOW *shadow)
             memset(grown + t->Capacity, 0, (capacity - t->Capacity) * sizeof *grown);
             t->Caches = grown;
             t->Capacity = capacity;
+            KiThread.LookasideCaches = grown; /* what the inline fast paths index */
+            KiThread.LookasideCapacity = capacity;
         }
         pthread_mutex_unlock(&ExpLookasideLock);
     }
@@ -469,10 +474,9 @@ static DECLSPEC_NORETURN void ExpNotALookasideList(PGENERAL_LOOKASIDE_POOL list,
 
 /* Paged lists may be used up to APC_LEVEL, nonpaged and Ex lists of nonpaged pool up to
  * DISPATCH_LEVEL: above that the list itself may be paged out, which is IRQL_NOT_LESS_OR_EQUAL. */
-static void ExpCheckLookasideIrql(PGENERAL_LOOKASIDE_POOL list, BOOLEAN write, PVOID caller)
+static void ExpCheckLookasideIrql(PGENERAL_LOOKASIDE_POOL list, KIRQL limit, BOOLEAN write, PVOID caller)
 {
     KIRQL irql = KiThread.Irql;
-    KIRQL limit = ExpIsPagedList(list) ? APC_LEVEL : DISPATCH_LEVEL;
     if (irql > limit)
         KiBugCheckWithReason(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)list, irql, write, (ULONG_PTR)caller,
                              "%s lookaside list %p used at IRQL %u; it may be used at %s or below",
@@ -480,12 +484,13 @@ static void ExpCheckLookasideIrql(PGENERAL_LOOKASIDE_POOL list, BOOLEAN write, P
                              limit == APC_LEVEL ? "APC_LEVEL" : "DISPATCH_LEVEL");
 }
 
-static __attribute__((noinline)) PVOID ExpLookasideAllocateSlow(PGENERAL_LOOKASIDE_POOL list, PVOID caller)
+/* Behind the inline fast path of wdm.h: everything else an allocation may need. */
+NTMEM_API PVOID ntmem_lookaside_allocate(PGENERAL_LOOKASIDE_POOL list, KIRQL limit)
 {
     EXP_LOOKASIDE_SHADOW *shadow = ExpShadowOf(list);
     if (shadow == NULL)
         ExpNotALookasideList(list, "allocated from");
-    ExpCheckLookasideIrql(list, FALSE, caller);
+    ExpCheckLookasideIrql(list, limit, FALSE, __builtin_return_address(0));
     EXP_LOOKASIDE_CACHE *c = ExpBindCache(shadow);
     ExpCounterAdd(&c->Allocates, 1);
     PVOID block = c->Head;
@@ -505,24 +510,24 @@ static __attribute__((noinline)) PVOID ExpLookasideAllocateSlow(PGENERAL_LOOKASI
     return block;
 }
 
-/* A full cache keeps half its blocks; the rest go to the shared list up to the depth, then back to
- * the list's Free routine (a free miss each). */
-static __attribute__((noinline)) void ExpLookasideFreeSlow(PGENERAL_LOOKASIDE_POOL list, PVOID block, PVOID caller)
+/* Behind the inline fast path of wdm.h: a full cache keeps half its blocks; the rest go to the shared
+ * list up to the depth, then back to the list's Free routine (a free miss each). */
+NTMEM_API VOID ntmem_lookaside_free(PGENERAL_LOOKASIDE_POOL list, PVOID block, KIRQL limit)
 {
     EXP_LOOKASIDE_SHADOW *shadow = ExpShadowOf(list);
     if (shadow == NULL)
         ExpNotALookasideList(list, "freed to");
-    ExpCheckLookasideIrql(list, TRUE, caller);
+    ExpCheckLookasideIrql(list, limit, TRUE, __builtin_return_address(0));
     EXP_LOOKASIDE_CACHE *c = ExpBindCache(shadow);
     ExpCounterAdd(&c->Frees, 1);
     *(PVOID *)block = c->Head;
     c->Head = block;
     __atomic_store_n(&c->Count, c->Count + 1, __ATOMIC_RELAXED);
-    ULONG limit = __atomic_load_n(&list->Depth, __ATOMIC_RELAXED) / 2u;
-    if (c->Count <= limit)
+    ULONG keep = __atomic_load_n(&list->Depth, __ATOMIC_RELAXED) / 2u;
+    if (c->Count <= keep)
         return;
     EXP_FREE_CHAIN spill = {NULL, 0};
-    while (c->Count > limit / 2) {
+    while (c->Count > keep / 2) {
         PVOID out = c->Head;
         c->Head = *(PVOID *)out;
         __atomic_store_n(&c->Count, c->Count - 1, __ATOMIC_RELAXED); /* queries read it */
@@ -535,73 +540,4 @@ static __attribute__((noinline)) void ExpLookasideFreeSlow(PGENERAL_LOOKASIDE_PO
         __atomic_add_fetch(&shadow->FreeMisses, spill.Count, __ATOMIC_RELAXED);
         ExpFreeChain(list, shadow->Ex, &spill);
     }
-}
-
-/* ---- fast paths: this thread's cache, no lock, no locked instruction ---------------------------- */
-
-static __attribute__((always_inline)) inline PVOID ExpLookasideAllocate(PGENERAL_LOOKASIDE_POOL list, KIRQL limit)
-{
-    KI_THREAD *kt = &KiThread;
-    EXP_LOOKASIDE_THREAD *t = kt->Lookaside;
-    ULONG slot = list->Future[0];
-    if (NTMEM_LIKELY(t != NULL && slot < t->Capacity && kt->Irql <= limit)) {
-        EXP_LOOKASIDE_CACHE *c = &t->Caches[slot];
-        PVOID block = c->Head;
-        if (NTMEM_LIKELY(block != NULL && c->List == list)) {
-            c->Head = *(PVOID *)block;
-            __atomic_store_n(&c->Count, c->Count - 1, __ATOMIC_RELAXED); /* queries read it */
-            ExpCounterAdd(&c->Allocates, 1);
-            return block;
-        }
-    }
-    return ExpLookasideAllocateSlow(list, __builtin_return_address(0));
-}
-
-static __attribute__((always_inline)) inline void ExpLookasideFree(PGENERAL_LOOKASIDE_POOL list, PVOID block, KIRQL limit)
-{
-    KI_THREAD *kt = &KiThread;
-    EXP_LOOKASIDE_THREAD *t = kt->Lookaside;
-    ULONG slot = list->Future[0];
-    if (NTMEM_LIKELY(t != NULL && slot < t->Capacity && kt->Irql <= limit)) {
-        EXP_LOOKASIDE_CACHE *c = &t->Caches[slot];
-        if (NTMEM_LIKELY(c->List == list && c->Count < __atomic_load_n(&list->Depth, __ATOMIC_RELAXED) / 2u)) {
-            *(PVOID *)block = c->Head;
-            c->Head = block;
-            __atomic_store_n(&c->Count, c->Count + 1, __ATOMIC_RELAXED);
-            ExpCounterAdd(&c->Frees, 1);
-            return;
-        }
-    }
-    ExpLookasideFreeSlow(list, block, __builtin_return_address(0));
-}
-
-NTKERNELAPI PVOID NTAPI ExAllocateFromNPagedLookasideList(PNPAGED_LOOKASIDE_LIST lookaside)
-{
-    return ExpLookasideAllocate((PGENERAL_LOOKASIDE_POOL)&lookaside->L, DISPATCH_LEVEL);
-}
-
-NTKERNELAPI PVOID NTAPI ExAllocateFromPagedLookasideList(PPAGED_LOOKASIDE_LIST lookaside)
-{
-    return ExpLookasideAllocate((PGENERAL_LOOKASIDE_POOL)&lookaside->L, APC_LEVEL);
-}
-
-NTKERNELAPI VOID NTAPI ExFreeToNPagedLookasideList(PNPAGED_LOOKASIDE_LIST lookaside, PVOID entry)
-{
-    ExpLookasideFree((PGENERAL_LOOKASIDE_POOL)&lookaside->L, entry, DISPATCH_LEVEL);
-}
-
-NTKERNELAPI VOID NTAPI ExFreeToPagedLookasideList(PPAGED_LOOKASIDE_LIST lookaside, PVOID entry)
-{
-    ExpLookasideFree((PGENERAL_LOOKASIDE_POOL)&lookaside->L, entry, APC_LEVEL);
-}
-
-/* An Ex list's IRQL limit follows its pool type: APC_LEVEL for paged, DISPATCH_LEVEL otherwise. */
-NTKERNELAPI PVOID NTAPI ExAllocateFromLookasideListEx(PLOOKASIDE_LIST_EX lookaside)
-{
-    return ExpLookasideAllocate(&lookaside->L, (KIRQL)(DISPATCH_LEVEL - ((ULONG)lookaside->L.Type & 1)));
-}
-
-NTKERNELAPI VOID NTAPI ExFreeToLookasideListEx(PLOOKASIDE_LIST_EX lookaside, PVOID entry)
-{
-    ExpLookasideFree(&lookaside->L, entry, (KIRQL)(DISPATCH_LEVEL - ((ULONG)lookaside->L.Type & 1)));
 }

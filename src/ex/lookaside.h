@@ -5,21 +5,15 @@
 #include <pthread.h>
 #include "ex/pool.h"
 
-/* One thread's cache for one list: blocks that thread freed, handed back to it without any shared
- * access. Only the owner changes Head and Count; the registry lock holder (delete, thread exit) may
- * empty it. Counters are owner-written with plain stores and read by queries. */
-typedef struct _EXP_LOOKASIDE_CACHE {
-    PGENERAL_LOOKASIDE_POOL List;  /* the list this slot of the thread serves; NULL when unused */
-    PVOID Head;                    /* blocks linked through their first word */
-    ULONG Count;
-    ULONG FlushEpoch;              /* the list's FlushEpoch this cache has caught up with */
-    ULONG64 Allocates;
-    ULONG64 Frees;
-    ULONG64 Padding[3];            /* a cache line each */
-} EXP_LOOKASIDE_CACHE;
+/* One thread's cache for one list (NTMEM_LOOKASIDE_CACHE, which wdm.h's inline routines read): blocks
+ * that thread freed, handed back to it without any shared access. Only the owner changes Head and
+ * Count, except that deleting the list empties every cache (the list may not be in use then).
+ * Counters are owner-written with plain stores and read by queries. */
+typedef NTMEM_LOOKASIDE_CACHE EXP_LOOKASIDE_CACHE;
 
 typedef struct _EXP_LOOKASIDE_THREAD {
-    EXP_LOOKASIDE_CACHE *Caches;   /* indexed by the list's slot; grown under ExpLookasideLock */
+    EXP_LOOKASIDE_CACHE *Caches;   /* indexed by the list's slot; grown under ExpLookasideLock and
+                                      mirrored in the thread state for the inline fast paths */
     ULONG Capacity;
     struct _EXP_LOOKASIDE_THREAD *Next, *Prev;
 } EXP_LOOKASIDE_THREAD;

@@ -8,23 +8,10 @@
 #define NTMEM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define NTMEM_HIDDEN __attribute__((visibility("hidden")))
 
-struct _EXP_POOL_THREAD;
-struct _EXP_LOOKASIDE_THREAD;
-
-/* What ntmem keeps per host thread; the "current processor" state of a real kernel. */
-typedef struct _KI_THREAD {
-    KIRQL Irql;                       /* current IRQL; PASSIVE_LEVEL (0) for new threads */
-    UCHAR InBugCheck;                 /* set while this thread reports a bug check */
-    ULONG LastError;                  /* Win32 GetLastError/SetLastError */
-    struct _EXP_POOL_THREAD *Pool;    /* per-thread pool caches and tag counters (ex/) */
-    struct _EXP_POOL_THREAD *PoolFast;/* the same, for the pool's fast paths; NULL while ASan or
-                                         Valgrind watch the pool, so every request takes the
-                                         tracked slow paths without a test on the fast ones */
-    struct _EXP_LOOKASIDE_THREAD *Lookaside; /* per-thread caches of lookaside lists (ex/) */
-} KI_THREAD;
-
-/* initial-exec: one fs-relative load on every fast path instead of a __tls_get_addr call. */
-extern __thread KI_THREAD KiThread __attribute__((tls_model("initial-exec")));
+/* The per-thread kernel state: IRQL, bug-check flag, last error, pool and lookaside caches. Its
+ * type lives in wdm.h because the WDK's inline lookaside routines read it there. */
+typedef NTMEM_THREAD_STATE KI_THREAD;
+#define KiThread ntmem_thread_state
 
 /*
  * KiBugCheckWithReason: KeBugCheckEx with a one-line explanation specific to this occurrence

@@ -6,4 +6,4 @@
  * system thread does. initial-exec keeps KeGetCurrentIrql and the pool fast paths to one fs-relative
  * load; it requires libntmem to be loaded at start-up (linked, not dlopen'ed late), which it is.
  */
-__thread KI_THREAD KiThread __attribute__((tls_model("initial-exec")));
+NTMEM_API __thread KI_THREAD KiThread __attribute__((tls_model("initial-exec")));
