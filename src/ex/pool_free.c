@@ -162,13 +162,14 @@ static __attribute__((always_inline)) inline void ExpFreeFast(PVOID block, ULONG
     if (NTMEM_UNLIKELY(t == NULL || offset >= MiSystemSpace.PoolBytes ||
                        ((BYTE_OFFSET(block) - EXP_BLOCK_UNIT) & (PAGE_SIZE | (EXP_BLOCK_UNIT - 1))) != 0))
         return ExpFree(block, tag, check_tag);
-    ULONG pool = offset >= MiSystemSpace.PagedPoolOffset;
-    if (NTMEM_UNLIKELY(kt->Irql + pool > DISPATCH_LEVEL || /* paged pool allows one level less */
-                       MiPageState(&MiSystemSpace.PfnDatabase[offset >> PAGE_SHIFT]) != MiPageSmallPool))
+    /* One byte says both that the page holds small blocks and which pool it is. */
+    ULONG kind = __atomic_load_n(&MiSystemSpace.SmallPoolPages[offset >> PAGE_SHIFT], __ATOMIC_RELAXED);
+    ULONG pool = kind - 1;
+    if (NTMEM_UNLIKELY(pool > 1 || kt->Irql + pool > DISPATCH_LEVEL)) /* paged pool allows one level less */
         return ExpFree(block, tag, check_tag);
     PPOOL_HEADER h = ExpHeaderOf(block);
     ULONG type = h->PoolType, units = h->BlockSize, htag = h->PoolTag;
-    if (NTMEM_UNLIKELY(type != pool + 1 || units - EXP_MIN_UNITS > EXP_CACHE_MAX_UNITS - EXP_MIN_UNITS ||
+    if (NTMEM_UNLIKELY(type != kind || units - EXP_MIN_UNITS > EXP_CACHE_MAX_UNITS - EXP_MIN_UNITS ||
                        (BYTE_OFFSET(h) >> EXP_BLOCK_SHIFT) + units > EXP_PAGE_UNITS ||
                        (check_tag ? htag != tag : (htag & PROTECTED_POOL) != 0)))
         return ExpFree(block, tag, check_tag);

@@ -59,6 +59,9 @@ typedef struct _MI_SYSTEM_SPACE {
     PUCHAR PoolEnd;           /* ...and ends here, so one range check finds pool addresses */
     SIZE_T PoolBytes;         /* PoolEnd - PfnBase */
     SIZE_T PagedPoolOffset;   /* PagedPoolStart - PfnBase */
+    /* One byte per pool page, for the pool's free fast path: 1 + pool index (1 nonpaged, 2 paged)
+     * when the page holds small blocks, 0 otherwise. Kept in step with the PFN states. */
+    UCHAR *SmallPoolPages;
     MI_REGION Regions[MiRegionCount];
 } MI_SYSTEM_SPACE;
 
@@ -104,6 +107,11 @@ static inline MI_PAGE_STATE MiPageState(const MI_PFN *Pfn)
 static inline void MiSetPageState(MI_PFN *Pfn, MI_PAGE_STATE State)
 {
     __atomic_store_n(&Pfn->State, (UCHAR)State, __ATOMIC_RELAXED);
+    SIZE_T page = (SIZE_T)(Pfn - MiSystemSpace.PfnDatabase);
+    if (page < (MiSystemSpace.PoolBytes >> PAGE_SHIFT)) {
+        UCHAR small = State != MiPageSmallPool ? 0 : page >= (MiSystemSpace.PagedPoolOffset >> PAGE_SHIFT) ? 2 : 1;
+        __atomic_store_n(&MiSystemSpace.SmallPoolPages[page], small, __ATOMIC_RELAXED);
+    }
 }
 
 static inline void MiEnsureInitialized(void)

@@ -105,6 +105,13 @@ static void MiInitializeOnce(void)
     MiSystemSpace.PoolEnd = start + pfn_bytes + nonpaged + paged;
     MiSystemSpace.PoolBytes = nonpaged + paged;
     MiSystemSpace.PagedPoolOffset = nonpaged;
+    void *map;
+    SIZE_T map_bytes = ALIGN_UP_BY((nonpaged + paged) >> PAGE_SHIFT, PAGE_SIZE);
+    if (OsReserve(NULL, map_bytes, &map) != 0 || OsCommit(map, map_bytes) != 0) {
+        fprintf(stderr, "ntmem: cannot map the small-pool page map\n");
+        abort();
+    }
+    MiSystemSpace.SmallPoolPages = map; /* untouched pages of it cost nothing */
     MiInitializeRegion(&MiSystemSpace.Regions[MiNonPagedPoolRegion], start + pfn_bytes, nonpaged);
     MiInitializeRegion(&MiSystemSpace.Regions[MiPagedPoolRegion], start + pfn_bytes + nonpaged, paged);
     MiInitializeRegion(&MiSystemSpace.Regions[MiSystemPteRegion], start + pfn_bytes + nonpaged + paged,
