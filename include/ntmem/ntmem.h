@@ -27,6 +27,15 @@ NTMEM_API NTMEM_BUGCHECK_HOOK ntmem_set_bugcheck_hook(NTMEM_BUGCHECK_HOOK Hook);
 /* The symbolic name of a bug-check code ("BAD_POOL_CALLER"), or "UNKNOWN_BUGCHECK". */
 NTMEM_API PCSTR ntmem_bugcheck_name(ULONG BugCheckCode);
 
+/* ---- exceptions -------------------------------------------------------------------------------- */
+/*
+ * Whether the calling thread runs "kernel" or "user" code decides what an unhandled exception does:
+ * KernelMode (the default, or NTMEM_MODE=kernel) ends in STOP 0x1E; UserMode (NTMEM_MODE=user) goes
+ * to the unhandled-exception filter and then to a report and SIGABRT, as a Win32 process would.
+ */
+NTMEM_API VOID ntmem_set_thread_mode(KPROCESSOR_MODE Mode);
+NTMEM_API KPROCESSOR_MODE ntmem_get_thread_mode(VOID);
+
 /* ---- pool limits and usage -------------------------------------------------------------------- */
 /* Sets the maximum bytes the nonpaged or paged pool may commit (PoolType's base type decides which).
  * Values above the reserved size of the pool's region are clipped to it. */

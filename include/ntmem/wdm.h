@@ -3,6 +3,7 @@
 #define NTMEM_WDM_H
 
 #include "ntdef.h"
+#include "excpt.h"
 #include <string.h>
 
 NTMEM_BEGIN_DECLS
@@ -14,6 +15,14 @@ NTMEM_BEGIN_DECLS
 #define DBG 1 /* ntmem is a test bed: checked-build behaviour unless NDEBUG says otherwise */
 #endif
 #endif
+
+/* ---- processor modes --------------------------------------------------------------------------- */
+typedef CCHAR KPROCESSOR_MODE;
+typedef enum _MODE {
+    KernelMode,
+    UserMode,
+    MaximumMode
+} MODE;
 
 /* ---- IRQL ------------------------------------------------------------------------------------- */
 typedef UCHAR KIRQL, *PKIRQL;
@@ -324,8 +333,13 @@ NTSYSAPI VOID NTAPI RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName, ULO
 #endif
 
 /* ---- exceptions raised by status -------------------------------------------------------------- */
+/* Raised by status, these exceptions are noncontinuable, as on Windows. */
 NTSYSAPI DECLSPEC_NORETURN VOID NTAPI RtlRaiseStatus(NTSTATUS Status);
 NTKERNELAPI DECLSPEC_NORETURN VOID NTAPI ExRaiseStatus(NTSTATUS Status);
+NTKERNELAPI DECLSPEC_NORETURN VOID NTAPI ExRaiseAccessViolation(VOID);
+NTKERNELAPI DECLSPEC_NORETURN VOID NTAPI ExRaiseDatatypeMisalignment(VOID);
+/* Raises the exception the record describes; returns only if a handler continues execution. */
+NTSYSAPI VOID NTAPI RtlRaiseException(PEXCEPTION_RECORD ExceptionRecord);
 
 /* ---- processes -------------------------------------------------------------------------------- */
 typedef struct _KPROCESS *PEPROCESS, *PKPROCESS;
@@ -343,6 +357,12 @@ extern NTKERNELAPI ULONG_PTR MmUserProbeAddress;
 #define MM_USER_PROBE_ADDRESS MmUserProbeAddress
 #define MM_LOWEST_USER_ADDRESS ((PVOID)(LONG_PTR)0x10000)
 NTKERNELAPI BOOLEAN NTAPI MmIsAddressValid(PVOID VirtualAddress);
+
+/* Check that a user buffer lies in user space and is aligned (raising STATUS_ACCESS_VIOLATION or
+ * STATUS_DATATYPE_MISALIGNMENT); ProbeForWrite also touches every page for write. Length 0 does
+ * nothing. Call them inside __try/__except, as documented. */
+NTKERNELAPI VOID NTAPI ProbeForRead(const volatile VOID *Address, SIZE_T Length, ULONG Alignment);
+NTKERNELAPI VOID NTAPI ProbeForWrite(volatile VOID *Address, SIZE_T Length, ULONG Alignment);
 
 /* ---- pool ------------------------------------------------------------------------------------- */
 typedef enum _POOL_TYPE {
@@ -501,6 +521,8 @@ typedef struct _NTMEM_LOOKASIDE_CACHE {
 typedef struct _NTMEM_THREAD_STATE {
     KIRQL Irql;             /* current IRQL */
     UCHAR InBugCheck;
+    UCHAR Mode;             /* 1 + KPROCESSOR_MODE once set; 0 = the process default */
+    UCHAR ExceptionDepth;   /* exceptions being dispatched on this thread (nested ones count) */
     ULONG LastError;
     PVOID Pool;             /* pool caches and tag counters */
     PVOID PoolFast;         /* the same for the pool fast paths; NULL while ASan/Valgrind watch */

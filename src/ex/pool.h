@@ -6,6 +6,7 @@
 #include <ntmem.h>
 #include "ke/ke.h"
 #include "mm/mm.h"
+#include "seh/seh.h"
 
 /*
  * The x64 pool header: 16 bytes in front of every small block. Sizes are in 16-byte units. Its four

@@ -61,6 +61,7 @@ static void ExpCreateThreadKey(void)
 EXP_POOL_THREAD *ExpCreatePoolThread(void)
 {
     MiEnsureInitialized();
+    KiPrepareThreadForExceptions(); /* a thread's first pool use readies it for fault dispatch */
     pthread_once(&ExpThreadKeyOnce, ExpCreateThreadKey);
     EXP_POOL_THREAD *t = calloc(1, sizeof *t);
     if (t == NULL) {

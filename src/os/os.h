@@ -22,6 +22,17 @@ int OsFindHighGap(uintptr_t *gap_low, uintptr_t *gap_high);
 int OsParseSize(const char *text, uint64_t *value);
 /* Writes all of Text to stderr with write(2), retrying on EINTR: no stdio, no heap. */
 void OsWriteStderr(const char *text, size_t length);
+/* Fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL) go to Handler, on the alternate stack. */
+#include <signal.h>
+typedef void (*OsFaultHandler)(int sig, siginfo_t *info, void *context);
+int OsInstallFaultHandlers(OsFaultHandler handler);
+/* Passes a fault to the handler installed before ours; 0 if there was none to call. */
+int OsChainFault(int sig, siginfo_t *info, void *context);
+/* Gives the calling thread an alternate signal stack (kept for the thread's life) and notes its
+ * stack's bounds, so a stack overflow can still be dispatched. */
+int OsEnsureAltStack(void);
+/* True when Address is where this thread's stack ran out. */
+int OsIsStackOverflow(uintptr_t address);
 /* Ends the process by SIGABRT whatever the program did with that signal. */
 __attribute__((noreturn)) void OsAbort(void);
 /* getenv that ignores empty values. */
