@@ -74,9 +74,11 @@ int OsEnsureAltStack(void)
     if (OsAltStack != NULL)
         return 0;
     stack_t current;
-    if (sigaltstack(NULL, &current) == 0 && !(current.ss_flags & SS_DISABLE)) {
-        OsAltStack = current.ss_sp; /* the program (or a sanitizer) gave this thread one already */
+    if (sigaltstack(NULL, &current) == 0 && !(current.ss_flags & SS_DISABLE) && current.ss_size >= OS_ALT_STACK_SIZE) {
+        OsAltStack = current.ss_sp; /* the program gave this thread one already, and it is big enough */
     } else {
+        /* None, or one too small for dispatch plus a symbolised STOP report (ASan installs 54 KB
+         * stacks even with handle_segv=0): replace it with ours. */
         void *p = mmap(NULL, OS_ALT_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                        -1, 0);
         if (p == MAP_FAILED)
