@@ -56,7 +56,8 @@ static PVOID RtlpAddHandler(RTLP_VECTORED_LIST *list, ULONG first, PVECTORED_EXC
             list->Handlers[i] = list->Handlers[i - 1];
             list->Handles[i] = list->Handles[i - 1];
         }
-        handle = (PVOID)(RtlpNextHandle++ << 4); /* opaque, never a real pointer */
+        /* Opaque, never a real pointer; shared by both lists, whose locks differ. */
+        handle = (PVOID)(__atomic_fetch_add(&RtlpNextHandle, 1, __ATOMIC_RELAXED) << 4);
         list->Handlers[at] = handler;
         list->Handles[at] = handle;
         list->Count++;
