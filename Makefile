@@ -12,7 +12,7 @@ deps:
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
 
 # The main job: build and run the seeds' samples, then print the per-tag pool table at exit.
 run: build
@@ -24,20 +24,20 @@ test: build
 # The same tests built with AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize: deps
 	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DNTMEM_SANITIZE=address,undefined >/dev/null
-	@cmake --build $(BUILD)-asan -j $(JOBS)
+	@cmake --build $(BUILD)-asan -j $(JOBS) -- --no-print-directory
 	@ASAN_OPTIONS=handle_segv=0:detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  ctest --test-dir $(BUILD)-asan --output-on-failure -j $(JOBS)
 
 # The stress tests under ThreadSanitizer.
 tsan: deps
 	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNTMEM_SANITIZE=thread >/dev/null
-	@cmake --build $(BUILD)-tsan -j $(JOBS)
+	@cmake --build $(BUILD)-tsan -j $(JOBS) -- --no-print-directory
 	@TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(BUILD)-tsan --output-on-failure -L stress
 
 bench: 
 	@tools/install-deps.sh bench
 	@cmake -S . -B $(BUILD)-bench -DCMAKE_BUILD_TYPE=Release -DNTMEM_BUILD_TESTS=OFF -DNTMEM_BUILD_BENCH=ON >/dev/null
-	@cmake --build $(BUILD)-bench -j $(JOBS)
+	@cmake --build $(BUILD)-bench -j $(JOBS) -- --no-print-directory
 	@bench/run.sh $(BUILD)-bench
 
 install: build
