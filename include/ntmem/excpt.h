@@ -88,6 +88,79 @@ typedef struct _EXCEPTION_POINTERS {
     PCONTEXT ContextRecord;
 } EXCEPTION_POINTERS, *PEXCEPTION_POINTERS;
 
+/* ---- __try / __except / __finally ------------------------------------------------------------
+ * Each __try is a frame on the thread's list. An exception is dispatched in two phases, as on
+ * Windows: filters are evaluated, innermost first, while everything still stands (ntmem jumps into
+ * the frame to run the filter expression and back, saving and restoring the stack below it); then
+ * __finally blocks run innermost first and the chosen handler runs. The frame's state below is
+ * ntmem's own; use the keywords, not it.
+ *
+ * As with every setjmp-based SEH, a local variable that the body changes and a handler, filter or
+ * __finally block then reads must be volatile (gcc warns with -Wclobbered). Leaving a __try body
+ * with break or continue is reported at run time; return or goto out of a __try/__finally body is
+ * reported too (its __finally cannot run), out of a __try/__except body it is fine. */
+typedef struct _NTMEM_SEH_JUMP {
+    ULONG64 Rbx, Rbp, R12, R13, R14, R15, Rsp, Rip;
+} NTMEM_SEH_JUMP;
+
+typedef struct _NTMEM_SEH_FRAME {
+    struct _NTMEM_SEH_FRAME *Previous;
+    NTMEM_SEH_JUMP Jump;
+    volatile LONG Phase;
+    LONG Kind;
+    volatile LONG FilterResult;
+    NTSTATUS Code;
+    PEXCEPTION_POINTERS Pointers;
+} NTMEM_SEH_FRAME;
+
+#define NTMEM_SEH_PROBE 1
+#define NTMEM_SEH_READY 2
+#define NTMEM_SEH_FILTERING 5
+#define NTMEM_SEH_UNWINDING 8
+#define NTMEM_SEH_EXCEPT 1
+#define NTMEM_SEH_FINALLY 2
+
+NTMEM_API int ntmem_seh_setjmp(NTMEM_SEH_JUMP *Jump) __attribute__((returns_twice));
+NTMEM_API int ntmem_seh_iterate(NTMEM_SEH_FRAME *Frame);
+NTMEM_API void ntmem_seh_push(NTMEM_SEH_FRAME *Frame);
+NTMEM_API void ntmem_seh_body_done(NTMEM_SEH_FRAME *Frame);
+NTMEM_API void ntmem_seh_probe(NTMEM_SEH_FRAME *Frame, LONG Kind);
+NTMEM_API DECLSPEC_NORETURN void ntmem_seh_filter_done(NTMEM_SEH_FRAME *Frame, LONG Result);
+NTMEM_API void ntmem_seh_scope_end(NTMEM_SEH_FRAME *Frame);
+
+#define __try                                                                                   \
+    for (NTMEM_SEH_FRAME __ntmem_seh __attribute__((cleanup(ntmem_seh_scope_end))) = {0};      \
+         ntmem_seh_iterate(&__ntmem_seh);)                                                      \
+        if (__ntmem_seh.Phase == NTMEM_SEH_READY ? (ntmem_seh_push(&__ntmem_seh),               \
+                                                    ntmem_seh_setjmp(&__ntmem_seh.Jump) == 0)   \
+                                                 : 0)                                           \
+            switch (0) {                                                                        \
+            __label__ __ntmem_seh_leave;                                                        \
+            default:
+#define __except(filter)                                                                        \
+            __ntmem_seh_leave: __attribute__((unused));                                         \
+                ntmem_seh_body_done(&__ntmem_seh);                                              \
+            }                                                                                   \
+        else if (__ntmem_seh.Phase == NTMEM_SEH_PROBE)                                          \
+            ntmem_seh_probe(&__ntmem_seh, NTMEM_SEH_EXCEPT);                                    \
+        else if (__ntmem_seh.Phase == NTMEM_SEH_FILTERING)                                      \
+            ntmem_seh_filter_done(&__ntmem_seh, (LONG)(filter));                                \
+        else
+#define __finally                                                                               \
+            __ntmem_seh_leave: __attribute__((unused));                                         \
+                ntmem_seh_body_done(&__ntmem_seh);                                              \
+            }                                                                                   \
+        else if (__ntmem_seh.Phase == NTMEM_SEH_PROBE)                                          \
+            ntmem_seh_probe(&__ntmem_seh, NTMEM_SEH_FINALLY);                                   \
+        else
+#define __leave goto __ntmem_seh_leave
+#define GetExceptionCode() (__ntmem_seh.Code)
+#define GetExceptionInformation() (__ntmem_seh.Pointers)
+#define AbnormalTermination() (__ntmem_seh.Phase == NTMEM_SEH_UNWINDING)
+#define _exception_code() GetExceptionCode()
+#define _exception_info() GetExceptionInformation()
+#define _abnormal_termination() AbnormalTermination()
+
 NTMEM_END_DECLS
 
 #endif /* NTMEM_EXCPT_H */

@@ -529,6 +529,13 @@ typedef struct _NTMEM_THREAD_STATE {
     PVOID Lookaside;        /* lookaside bookkeeping */
     NTMEM_LOOKASIDE_CACHE *LookasideCaches; /* indexed by a list's slot (its Future[0]) */
     ULONG LookasideCapacity;
+    PVOID SehFrames;        /* innermost __try frame */
+    PVOID SehReturn;        /* where a filter or an unwinding __finally returns to the dispatcher */
+    PVOID DispatchStack;    /* where software exceptions are dispatched */
+    PVOID SehUnwindTarget;  /* a handler chosen during a fault, entered once the signal returns */
+    PVOID SehUnwindLow;
+    NTSTATUS SehUnwindCode;
+    UCHAR SehInSignal;      /* the current dispatch runs in a signal handler */
 } NTMEM_THREAD_STATE;
 
 #ifdef __cplusplus

@@ -132,7 +132,21 @@ BOOLEAN RtlpDispatchException(PEXCEPTION_RECORD record, PCONTEXT context)
                              record->ExceptionInformation[1],
                              "exceptions kept being raised while exceptions were being dispatched");
     }
+    if (KiThread.SehReturn != NULL) {
+        static const char text[] = "*** ntmem: an exception inside an exception filter or an unwinding __finally "
+                                   "block is not supported yet\n";
+        OsWriteStderr(text, sizeof text - 1);
+        OsAbort();
+    }
     BOOLEAN continued = RtlpCallHandlers(&RtlpVectoredHandlers, &pointers);
+    if (!continued) {
+        LONG verdict = RtlpDispatchFrames(record, context);
+        if (verdict == EXCEPTION_EXECUTE_HANDLER) { /* a handler waits for the signal to return */
+            KiThread.ExceptionDepth--;
+            return TRUE;
+        }
+        continued = verdict == EXCEPTION_CONTINUE_EXECUTION;
+    }
     if (continued && (record->ExceptionFlags & EXCEPTION_NONCONTINUABLE)) {
         /* Continuing a noncontinuable exception is itself an exception, which cannot be continued. */
         EXCEPTION_RECORD nested = {.ExceptionCode = STATUS_NONCONTINUABLE_EXCEPTION,
@@ -235,14 +249,16 @@ WINBASEAPI LONG WINAPI UnhandledExceptionFilter(PEXCEPTION_POINTERS pointers)
 static __attribute__((noinline)) void RtlpRaise(PEXCEPTION_RECORD record, PVOID raise_address, PVOID frame)
 {
     CONTEXT context;
+    (void)frame;
     memset(&context, 0, sizeof context);
     context.ContextFlags = CONTEXT_CONTROL;
     context.Rip = (ULONG64)raise_address;
-    context.Rsp = (ULONG64)frame;
+    /* Everything below this point of the stack is free for filters to use while we dispatch. */
+    __asm__ volatile("mov %%rsp, %0" : "=r"(context.Rsp));
     if (record->ExceptionAddress == NULL)
         record->ExceptionAddress = raise_address;
     KiPrepareThreadForExceptions();
-    if (!RtlpDispatchException(record, &context))
+    if (!RtlpDispatchSoftware(record, &context))
         RtlpUnhandledException(record, &context);
 }
 

@@ -87,7 +87,18 @@ static void KiFaultSignal(int sig, siginfo_t *info, void *ucontext)
     KiRecordFromSignal(sig, info, ucontext, &record);
     KiCheckSystemSpaceFault(&record);
     KiContextFromSignal(ucontext, &context);
-    if (RtlpDispatchException(&record, &context)) {
+    KiThread.SehInSignal = 1;
+    BOOLEAN handled = RtlpDispatchException(&record, &context);
+    KiThread.SehInSignal = 0;
+    if (handled && KiThread.SehUnwindTarget != NULL) {
+        /* An __except handler takes it: return from the signal into the unwind, on the dispatch
+         * stack, so that everything after runs outside the signal handler. */
+        greg_t *g = ((ucontext_t *)ucontext)->uc_mcontext.gregs;
+        g[REG_RIP] = (greg_t)RtlpUnwindTrampoline;
+        g[REG_RSP] = (greg_t)((ULONG_PTR)RtlpDispatchStackTop() - 8); /* as if called */
+        return;
+    }
+    if (handled) {
         KiContextToSignal(&context, ucontext); /* a handler may have changed where to resume */
         return;
     }

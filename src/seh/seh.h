@@ -9,6 +9,16 @@
 /* Runs the vectored handlers (and, when continuing, the continue handlers) for an exception. TRUE
  * when a handler asked to continue execution with *Context. */
 NTMEM_HIDDEN BOOLEAN RtlpDispatchException(PEXCEPTION_RECORD Record, PCONTEXT Context);
+/* The frame-based search (__try/__except), after the vectored handlers. Returns
+ * EXCEPTION_CONTINUE_EXECUTION or EXCEPTION_CONTINUE_SEARCH; a filter that says EXECUTE_HANDLER
+ * unwinds to its handler and this does not return. */
+NTMEM_HIDDEN LONG RtlpDispatchFrames(PEXCEPTION_RECORD Record, PCONTEXT Context);
+/* RtlpDispatchException for a software raise: moved to a stack of its own when frames may need
+ * their filters evaluated, since those run on the thread's stack below the frames. */
+NTMEM_HIDDEN BOOLEAN RtlpDispatchSoftware(PEXCEPTION_RECORD Record, PCONTEXT Context);
+/* The fault path's way out of a signal handler into an unwind (see RtlpDispatchFrames). */
+NTMEM_HIDDEN void RtlpUnwindTrampoline(void);
+NTMEM_HIDDEN PVOID RtlpDispatchStackTop(void);
 /* No handler took the exception: the unhandled-exception filter in user mode, else bug check 0x1E
  * (kernel mode). Returns only when the filter says to continue execution. */
 NTMEM_HIDDEN void RtlpUnhandledException(PEXCEPTION_RECORD Record, PCONTEXT Context);
