@@ -50,11 +50,12 @@ for ((r = 0; r < rounds; r++)); do
   done
   [ -x "$build/bench/bench_slist" ] && run "$build/bench/bench_slist" -r 1
   [ -x "$build/bench/bench_lookaside" ] && run "$build/bench/bench_lookaside" -r 1 lapairs lathreads
+  [ -x "$build/bench/bench_seh" ] && run "$build/bench/bench_seh" -r 1
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Medians over the rounds, one line per measurement: "<workload> <allocator> <median> <unit>".
-medians=$(grep -hE '^(pairs|threads1|threads2|cross|churn|slack|header|slist_pair|slist_cas|lapairs|lathreads1|lathreads2) ' "$raw" |
+medians=$(grep -hE '^(pairs|threads1|threads2|cross|churn|slack|header|slist_pair|slist_cas|lapairs|lathreads1|lathreads2|seh_try|seh_av|seh_vectored) ' "$raw" |
   awk '{ print $1, $2, $3, $4 }' | sort -k1,1 -k2,2 -k3,3g |
   awk '{ k = $1 " " $2; if (!(k in n)) order[++m] = k; n[k]++; v[k, n[k]] = $3; u[k] = $4 }
        END { for (i = 1; i <= m; i++) { k = order[i]; c = n[k]
@@ -133,6 +134,13 @@ target() {
   slist_pair)
     local c=${M["slist_cas control"]:-}
     [ -n "$c" ] && printf 'bare 2x cmpxchg16b loop %s ns, ratio %s, target <= 1.2: %s' "$c" "$(calc "$n / $c")" "$(verdict "$n <= 1.2 * $c")" ;;
+  seh_try) printf 'target <= 20 ns: %s' "$(verdict "$n <= 20")" ;;
+  seh_av)
+    local c=${M["seh_av control"]:-}
+    [ -n "$c" ] && printf 'bare SIGSEGV+siglongjmp %s ns, ratio %s, target <= 3: %s' "$c" "$(calc "$n / $c")" "$(verdict "$n <= 3 * $c")" ;;
+  seh_vectored)
+    local c=${M["seh_vectored control"]:-}
+    [ -n "$c" ] && printf 'bare SIGSEGV+mprotect+return %s ns, ratio %s, target <= 2: %s' "$c" "$(calc "$n / $c")" "$(verdict "$n <= 2 * $c")" ;;
   esac
 }
 
@@ -150,6 +158,9 @@ rows=(
   "lapairs|lookaside: ns per allocate+free, one NPAGED list, 64 B (lower is better)"
   "lathreads_scaling|lookaside: two threads sharing one list, 2T / 1T (higher is better)"
   "slist_pair|SLIST push+pop pair, one thread: ns (lower is better)"
+  "seh_try|SEH: enter+leave __try/__except, no exception: ns (lower is better)"
+  "seh_av|SEH: NULL write caught by __except: ns (lower is better)"
+  "seh_vectored|SEH: fault, vectored handler mprotects and continues: ns (lower is better)"
 )
 
 table() {

@@ -98,7 +98,9 @@ typedef struct _EXCEPTION_POINTERS {
  * As with every setjmp-based SEH, a local variable that the body changes and a handler, filter or
  * __finally block then reads must be volatile (gcc warns with -Wclobbered). Leaving a __try body
  * with break or continue is reported at run time; return or goto out of a __try/__finally body is
- * reported too (its __finally cannot run), out of a __try/__except body it is fine. */
+ * reported too (its __finally cannot run), out of a __try/__except body it is fine. break and
+ * continue written directly in an __except handler or a __finally block end the __try statement
+ * itself (ntmem's hidden loop), not an enclosing loop: set a flag and test it after the __try. */
 typedef struct _NTMEM_SEH_JUMP {
     ULONG64 Rbx, Rbp, R12, R13, R14, R15, Rsp, Rip;
 } NTMEM_SEH_JUMP;
@@ -137,14 +139,14 @@ NTMEM_API void ntmem_seh_scope_end(NTMEM_SEH_FRAME *Frame);
             switch (0) {                                                                        \
             __label__ __ntmem_seh_leave;                                                        \
             default:
-#define __except(filter)                                                                        \
+#define __except(...) /* a filter may be a comma expression */                                 \
             __ntmem_seh_leave: __attribute__((unused));                                         \
                 ntmem_seh_body_done(&__ntmem_seh);                                              \
             }                                                                                   \
         else if (__ntmem_seh.Phase == NTMEM_SEH_PROBE)                                          \
             ntmem_seh_probe(&__ntmem_seh, NTMEM_SEH_EXCEPT);                                    \
         else if (__ntmem_seh.Phase == NTMEM_SEH_FILTERING)                                      \
-            ntmem_seh_filter_done(&__ntmem_seh, (LONG)(filter));                                \
+            ntmem_seh_filter_done(&__ntmem_seh, (LONG)(__VA_ARGS__));                           \
         else
 #define __finally                                                                               \
             __ntmem_seh_leave: __attribute__((unused));                                         \

@@ -137,8 +137,31 @@ RTLP_NO_ASAN NTMEM_API void ntmem_seh_scope_end(NTMEM_SEH_FRAME *f)
 __attribute__((no_sanitize("address", "thread"), noinline)) static void RtlpCopyStack(PUCHAR to, const UCHAR *from,
                                                                                       SIZE_T n)
 {
-    for (SIZE_T i = 0; i < n; i++)
+    SIZE_T i = 0;
+    for (; i + 8 <= n; i += 8)
+        *(volatile ULONG64 *)(to + i) = *(const volatile ULONG64 *)(from + i);
+    for (; i < n; i++)
         ((volatile UCHAR *)to)[i] = ((const volatile UCHAR *)from)[i];
+}
+
+/* Where a thread keeps the stack a filter may overwrite; grown with mmap (safe in a signal handler),
+ * never shrunk. Filters are not nested, so one buffer per thread is enough. */
+static __thread PUCHAR RtlpSaveBuffer __attribute__((tls_model("initial-exec")));
+static __thread SIZE_T RtlpSaveSize __attribute__((tls_model("initial-exec")));
+
+static PUCHAR RtlpSaveArea(SIZE_T size)
+{
+    if (size > RtlpSaveSize) {
+        SIZE_T want = ALIGN_UP_BY(size, 65536);
+        PUCHAR p = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            RtlpMisuse("no memory to evaluate an exception filter");
+        if (RtlpSaveBuffer != NULL)
+            munmap(RtlpSaveBuffer, RtlpSaveSize);
+        RtlpSaveBuffer = p;
+        RtlpSaveSize = want;
+    }
+    return RtlpSaveBuffer;
 }
 
 /* The stack between where the exception happened and a frame we jump into holds frames that are
@@ -157,9 +180,7 @@ RTLP_NO_ASAN static LONG RtlpEvaluateFilter(NTMEM_SEH_FRAME *f, PEXCEPTION_POINT
     SIZE_T size = high > low ? (SIZE_T)(high - low) : 0;
     PUCHAR volatile save = NULL; /* set before the jump, read after it */
     if (size != 0) {
-        save = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (save == MAP_FAILED)
-            RtlpMisuse("no memory to evaluate an exception filter");
+        save = RtlpSaveArea(size);
         RtlpCopyStack(save, low, size);
     }
     NTMEM_SEH_JUMP back;
@@ -173,10 +194,8 @@ RTLP_NO_ASAN static LONG RtlpEvaluateFilter(NTMEM_SEH_FRAME *f, PEXCEPTION_POINT
         RtlpJump(&f->Jump);
     }
     KiThread.SehReturn = outer;
-    if (size != 0) {
+    if (size != 0)
         RtlpCopyStack(low, save, size);
-        munmap(save, size);
-    }
     f->Phase = RtlpPhaseBody; /* the body is still where the exception left it */
     return f->FilterResult;
 }
@@ -263,7 +282,11 @@ typedef struct _RTLP_RAISE {
 RTLP_NO_ASAN static void RtlpDispatchOnStack(void *arg)
 {
     RTLP_RAISE *r = arg;
-    r->Continued = RtlpDispatchException(r->Record, r->Context);
+    /* The raiser's record and context live on the thread's stack, where filters run: work on copies
+     * here, below nothing a filter can reach. */
+    EXCEPTION_RECORD record = *r->Record;
+    CONTEXT context = *r->Context;
+    r->Continued = RtlpDispatchException(&record, &context);
 }
 
 RTLP_NO_ASAN BOOLEAN RtlpDispatchSoftware(PEXCEPTION_RECORD record, PCONTEXT context)
