@@ -779,6 +779,54 @@ START_TEST(break_and_continue_in_a_handler_end_the_try_statement)
 }
 END_TEST
 
+/* ---- stack overflow ---------------------------------------------------------------------------- */
+
+static volatile int overflow_depth;
+
+static __attribute__((noinline)) int overflow_recurse(int n)
+{
+    volatile char pad[512];
+    pad[0] = (char)n;
+    overflow_depth++;
+    if (n < 0) /* never: n only grows; keeps the compiler from calling the recursion infinite */
+        return 0;
+    return overflow_recurse(n + 1) + pad[0];
+}
+
+/* A thread whose stack runs out catches STATUS_STACK_OVERFLOW and keeps going, round after round. */
+static void *overflow_thread(void *arg)
+{
+    volatile int *caught = arg;
+    ExFreePoolWithTag(ExAllocatePoolWithTag(PagedPool, 8, 'kstS'), 'kstS'); /* readies the thread */
+    for (int round = 0; round < 3; round++) {
+        volatile NTSTATUS code = 0;
+        overflow_depth = 0;
+        __try {
+            overflow_recurse(0);
+        } __except (GetExceptionCode() == STATUS_STACK_OVERFLOW ? EXCEPTION_EXECUTE_HANDLER
+                                                                  : EXCEPTION_CONTINUE_SEARCH) {
+            code = GetExceptionCode();
+        }
+        if (code == STATUS_STACK_OVERFLOW && overflow_depth > 100)
+            (*caught)++;
+    }
+    return NULL;
+}
+
+START_TEST(a_stack_overflow_is_caught_and_the_thread_recovers)
+{
+    volatile int caught = 0;
+    pthread_attr_t attr;
+    pthread_t thread;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    ck_assert_int_eq(pthread_create(&thread, &attr, overflow_thread, (void *)&caught), 0);
+    pthread_join(thread, NULL);
+    pthread_attr_destroy(&attr);
+    ck_assert_int_eq(caught, 3);
+}
+END_TEST
+
 /* ---- exceptions raised by handlers ----------------------------------------------------------------- */
 
 START_TEST(a_handler_that_raises_again_is_caught_outside)
@@ -1053,6 +1101,7 @@ static Suite *seh_suite(void)
 
     t = tcase_create("handlers");
     tcase_add_test(t, a_handler_that_raises_again_is_caught_outside);
+    tcase_add_test(t, a_stack_overflow_is_caught_and_the_thread_recovers);
     tcase_add_test(t, an_exception_in_a_handler_goes_to_outer_frames_only);
     tcase_add_test(t, vectored_continue_execution_means_the_filter_never_runs);
     tcase_add_test(t, another_threads_exception_does_not_reach_this_threads_frames);

@@ -231,6 +231,12 @@ RTLP_NO_ASAN LONG RtlpDispatchFrames(PEXCEPTION_RECORD record, PCONTEXT context)
 {
     EXCEPTION_POINTERS pointers = {record, context};
     PUCHAR low = (PUCHAR)context->Rsp - 128; /* the red zone of the code that raised or faulted */
+    if (record->ExceptionCode == STATUS_STACK_OVERFLOW && record->NumberParameters >= 2) {
+        /* The stack ran out: nothing below the faulting access is mapped. */
+        PUCHAR first = (PUCHAR)PAGE_ALIGN(record->ExceptionInformation[1]) + PAGE_SIZE;
+        if (low < first)
+            low = first;
+    }
     for (NTMEM_SEH_FRAME *f = KiThread.SehFrames; f != NULL; f = f->Previous) {
         if (f->Kind != NTMEM_SEH_EXCEPT)
             continue;
