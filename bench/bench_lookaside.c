@@ -9,6 +9,7 @@
  * Output lines: "<workload> <allocator> <median> <unit>", as bench_pool's, for run.sh.
  */
 #define _GNU_SOURCE
+#include "bench_stats.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,17 +26,11 @@
 
 #define LA_BLOCK 64
 #define LA_LIVE 8               /* blocks held while pairing: a short LIFO cycle through the cache */
-#define LA_MAX_ROUNDS 101
+#define LA_MAX_ROUNDS BENCH_MAX_ROUNDS
 #define LA_TAG 'kLnB'           /* "BnLk" */
 
 static NPAGED_LOOKASIDE_LIST la_list;
 
-static inline double la_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 /* ---- the three allocators ----------------------------------------------------------------------- */
 static __thread void *bare_head;
@@ -70,7 +65,7 @@ static inline void bare_free(void *p)
         void *live[LA_LIVE];                                             \
         for (int i = 0; i < LA_LIVE; i++)                                \
             live[i] = ALLOC;                                             \
-        double t0 = la_now_ns();                                         \
+        double t0 = bench_now_ns();                                         \
         for (uint64_t i = 0; i < steps; i++) {                           \
             unsigned s = (unsigned)i & (LA_LIVE - 1);                    \
             FREE(live[s]);                                               \
@@ -78,7 +73,7 @@ static inline void bare_free(void *p)
             p[0] = (char)i;                                              \
             live[s] = p;                                                 \
         }                                                                \
-        double t1 = la_now_ns();                                         \
+        double t1 = bench_now_ns();                                         \
         for (int i = 0; i < LA_LIVE; i++)                                \
             FREE(live[i]);                                               \
         return (t1 - t0) / (double)steps;                                \
@@ -121,9 +116,9 @@ static void *la_thread(void *arg)
     atomic_fetch_add(j->ready, 1);
     while (!atomic_load_explicit(j->go, memory_order_acquire))
         ;
-    double t0 = la_now_ns();
+    double t0 = bench_now_ns();
     j->a->loop(j->steps);
-    j->ns = la_now_ns() - t0;
+    j->ns = bench_now_ns() - t0;
     return NULL;
 }
 
@@ -149,17 +144,7 @@ static double la_threads(const struct la_allocator *a, int n, uint64_t steps)
 }
 
 /* ---- driver ------------------------------------------------------------------------------------- */
-static int la_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double la_median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, la_cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 int main(int argc, char **argv)
 {
@@ -196,7 +181,7 @@ int main(int argc, char **argv)
                 v[i][r] = la_all[i].loop(steps);
             }
         for (int i = 0; i < LA_N; i++)
-            printf("lapairs %s %.2f ns\n", la_all[i].name, la_median(v[i], rounds));
+            printf("lapairs %s %.2f ns\n", la_all[i].name, bench_median(v[i], rounds));
     }
     if (do_threads) {
         for (int r = 0; r < rounds; r++)
@@ -206,7 +191,7 @@ int main(int argc, char **argv)
                 v2[i][r] = la_threads(&la_all[i], 2, steps);
             }
         for (int i = 0; i < LA_N; i++) {
-            double m1 = la_median(v1[i], rounds), m2 = la_median(v2[i], rounds);
+            double m1 = bench_median(v1[i], rounds), m2 = bench_median(v2[i], rounds);
             printf("lathreads1 %s %.2f Mops/s\n", la_all[i].name, m1);
             printf("lathreads2 %s %.2f Mops/s\n", la_all[i].name, m2);
         }

@@ -23,14 +23,10 @@
 #include <ntmem.h>
 #include <windows.h>
 
-#define MAX_ROUNDS 101
+#include "bench_stats.h"
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
+#define MAX_ROUNDS BENCH_MAX_ROUNDS
+
 
 /* A real store (a plain C store to NULL is undefined behaviour the compiler may drop). */
 static __attribute__((noinline)) void store_one(volatile int *p)
@@ -48,7 +44,7 @@ static volatile int sink;
 
 __attribute__((noinline)) static double try_empty(uint64_t n)
 {
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (uint64_t i = 0; i < n; i++) {
         __try {
             sink = (int)i;
@@ -56,7 +52,7 @@ __attribute__((noinline)) static double try_empty(uint64_t n)
             abort();
         }
     }
-    return (now_ns() - t0) / (double)n;
+    return (bench_now_ns() - t0) / (double)n;
 }
 
 /* ---- (b) a caught access violation -------------------------------------------------------------- */
@@ -64,7 +60,7 @@ __attribute__((noinline)) static double try_empty(uint64_t n)
 __attribute__((noinline)) static double av_ntmem(uint64_t n)
 {
     volatile uint64_t caught = 0;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (uint64_t i = 0; i < n; i++) {
         __try {
             store_one(NULL);
@@ -72,7 +68,7 @@ __attribute__((noinline)) static double av_ntmem(uint64_t n)
             caught++;
         }
     }
-    double t = (now_ns() - t0) / (double)n;
+    double t = (bench_now_ns() - t0) / (double)n;
     if (caught != n)
         abort();
     return t;
@@ -102,14 +98,14 @@ __attribute__((noinline)) static double av_bare(uint64_t n)
 {
     struct sigaction old = install(bare_longjmp);
     volatile uint64_t caught = 0;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (uint64_t i = 0; i < n; i++) {
         if (sigsetjmp(bare_jump, 1) == 0)
             store_one(NULL);
         else
             caught++;
     }
-    double t = (now_ns() - t0) / (double)n;
+    double t = (bench_now_ns() - t0) / (double)n;
     sigaction(SIGSEGV, &old, NULL); /* ntmem's handler back */
     if (caught != n)
         abort();
@@ -132,12 +128,12 @@ static LONG WINAPI commit_page(PEXCEPTION_POINTERS e)
 __attribute__((noinline)) static double vectored_ntmem(uint64_t n)
 {
     PVOID h = AddVectoredExceptionHandler(1, commit_page);
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (uint64_t i = 0; i < n; i++) {
         store_one((volatile int *)page);
         mprotect(page, 4096, PROT_NONE);
     }
-    double t = (now_ns() - t0) / (double)n;
+    double t = (bench_now_ns() - t0) / (double)n;
     RemoveVectoredExceptionHandler(h);
     return t;
 }
@@ -153,29 +149,19 @@ static void bare_commit(int sig, siginfo_t *info, void *uc)
 __attribute__((noinline)) static double vectored_bare(uint64_t n)
 {
     struct sigaction old = install(bare_commit);
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (uint64_t i = 0; i < n; i++) {
         store_one((volatile int *)page);
         mprotect(page, 4096, PROT_NONE);
     }
-    double t = (now_ns() - t0) / (double)n;
+    double t = (bench_now_ns() - t0) / (double)n;
     sigaction(SIGSEGV, &old, NULL);
     return t;
 }
 
 /* ---- driver ------------------------------------------------------------------------------------ */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void usage(const char *prog)
 {
@@ -230,8 +216,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "round %d: try %.2f ns, av %.0f/%.0f ns, vectored %.0f/%.0f ns\n", r + 1, tr[r], an[r],
                     ab[r], vn[r], vb[r]);
     }
-    double t = median(tr, rounds), a = median(an, rounds), b = median(ab, rounds);
-    double v = median(vn, rounds), c = median(vb, rounds);
+    double t = bench_median(tr, rounds), a = bench_median(an, rounds), b = bench_median(ab, rounds);
+    double v = bench_median(vn, rounds), c = bench_median(vb, rounds);
     printf("seh_try ntmem %.2f ns\n", t);
     printf("seh_av ntmem %.1f ns\n", a);
     printf("seh_av control %.1f ns\n", b);

@@ -17,14 +17,10 @@
 #include <unistd.h>
 #include <wdm.h>
 
-#define MAX_ROUNDS 101
+#include "bench_stats.h"
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
+#define MAX_ROUNDS BENCH_MAX_ROUNDS
+
 
 static SLIST_HEADER Head;
 static SLIST_ENTRY Entries[2]; /* one stays on the list, so the pop is never of an empty list */
@@ -32,20 +28,20 @@ static SLIST_ENTRY Entries[2]; /* one stays on the list, so the pop is never of 
 /* noinline, so the compiler cannot merge iterations: each pair is two real calls, as a driver makes. */
 __attribute__((noinline)) static double slist_pairs(uint64_t n)
 {
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (uint64_t i = 0; i < n; i++) {
         InterlockedPushEntrySList(&Head, &Entries[1]);
         if (InterlockedPopEntrySList(&Head) != &Entries[1])
             abort();
     }
-    return (now_ns() - t0) / (double)n;
+    return (bench_now_ns() - t0) / (double)n;
 }
 
 __attribute__((noinline, target("cx16"))) static double cas_pairs(uint64_t n)
 {
     _Alignas(16) unsigned __int128 Cell = 0;
     unsigned __int128 Cur = 0;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (uint64_t i = 0; i < n; i++) {
         /* A push-like and a pop-like swap, each expecting what the previous one installed. */
         unsigned __int128 Seen = __sync_val_compare_and_swap(&Cell, Cur, Cur + 0x10001);
@@ -53,23 +49,13 @@ __attribute__((noinline, target("cx16"))) static double cas_pairs(uint64_t n)
         Seen = __sync_val_compare_and_swap(&Cell, Cur, Cur + 0xFFFF);
         Cur = Seen == Cur ? Cur + 0xFFFF : Seen;
     }
-    double t = (now_ns() - t0) / (double)n;
+    double t = (bench_now_ns() - t0) / (double)n;
     if (__atomic_load_n((uint64_t *)&Cell, __ATOMIC_RELAXED) != (uint64_t)Cur)
         abort();
     return t;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void usage(const char *prog)
 {
@@ -113,7 +99,7 @@ int main(int argc, char **argv)
         if (verbose)
             fprintf(stderr, "round %d: slist %.2f ns, cas %.2f ns\n", r + 1, slist[r], cas[r]);
     }
-    double s = median(slist, rounds), c = median(cas, rounds);
+    double s = bench_median(slist, rounds), c = bench_median(cas, rounds);
     printf("slist_pair ntmem %.2f ns\n", s);
     printf("slist_cas control %.2f ns\n", c);
     printf("slist_ratio ntmem %.3f x\n", s / c);

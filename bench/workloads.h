@@ -13,6 +13,7 @@
  * sequences (generated before any timing, from fixed seeds). Benchmarks measure; they never assert.
  */
 #ifndef NTMEM_BENCH_WORKLOADS_COMMON
+#include "bench_stats.h"
 #define NTMEM_BENCH_WORKLOADS_COMMON
 
 #include <pthread.h>
@@ -33,15 +34,9 @@
 #define WL_MAX_THREADS 2
 #define WL_RING_SIZE 1024             /* SPSC ring slots in cross (power of two) */
 #define WL_MAX_ALLOCATORS 8
-#define WL_MAX_ROUNDS 101
+#define WL_MAX_ROUNDS BENCH_MAX_ROUNDS
 
 /* ---- clock, memory, RNG --------------------------------------------------------------------------- */
-static inline double wl_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 /* The harness's own memory comes from mmap, never from an allocator under test: otherwise tables and
  * sequences would sit in (and inflate the footprint of) whichever allocator owns malloc. */
@@ -271,11 +266,11 @@ static void wl_start_together(struct wl_start *s, int me, int n)
     }
     unsigned long last[WL_MAX_THREADS] = {0};
     double changed[WL_MAX_THREADS];
-    double begin = wl_now_ns(), window = begin, now = begin;
+    double begin = bench_now_ns(), window = begin, now = begin;
     for (int i = 1; i < n; i++)
         changed[i] = begin;
     while (n > 1 && now - window < WL_START_WINDOW_NS) {
-        now = wl_now_ns();
+        now = bench_now_ns();
         for (int i = 1; i < n; i++) {
             unsigned long beat = atomic_load_explicit(&s->thread[i].beat, memory_order_relaxed);
             if (beat != last[i]) {
@@ -383,19 +378,7 @@ struct wl_options {
     int verbose;                      /* -v: also print every round's value */
 };
 
-static int wl_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double wl_median(const double *v, int n)
-{
-    double s[WL_MAX_ROUNDS];
-    memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, wl_cmp_double);
-    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
 
 static int wl_find(const struct wl_allocator *const *a, int n, const char *name)
 {
@@ -498,8 +481,8 @@ static void wl_bench_timed(const char *w, const struct wl_allocator *const *all,
         }
     }
     for (int i = 0; i < n; i++) {
-        m1[i] = wl_median(v1[i], o->rounds);
-        m2[i] = kind == 1 ? wl_median(v2[i], o->rounds) : 0;
+        m1[i] = bench_median(v1[i], o->rounds);
+        m2[i] = kind == 1 ? bench_median(v2[i], o->rounds) : 0;
         ratio[i] = m1[i] > 0 ? m2[i] / m1[i] : 0;
     }
     if (kind == 0) {
@@ -629,9 +612,9 @@ static double WL_FN(pairs)(const struct wl_seq *seq, uint64_t steps)
 {
     void *table[WL_TABLE];
     WL_FN(fill)(table, seq);
-    double t0 = wl_now_ns();
+    double t0 = bench_now_ns();
     WL_FN(steps)(table, seq, steps);
-    double t1 = wl_now_ns();
+    double t1 = bench_now_ns();
     WL_FN(drain)(table);
     return (t1 - t0) / (double)steps;
 }
@@ -642,9 +625,9 @@ static void *WL_FN(thread)(void *arg)
     void *table[WL_TABLE];
     WL_FN(fill)(table, job->seq);     /* in this thread, so its caches are warm when timing starts */
     wl_start_together(job->start, job->index, job->count);
-    job->t0 = wl_now_ns();
+    job->t0 = bench_now_ns();
     WL_FN(steps)(table, job->seq, job->steps);
-    job->t1 = wl_now_ns();
+    job->t1 = bench_now_ns();
     WL_FN(drain)(table);
     return NULL;
 }
@@ -669,14 +652,14 @@ static void *WL_FN(producer)(void *arg)
     const struct wl_op *op = job->seq->op;
     size_t head = 0, tail_seen = 0;
     wl_start_together(job->start, job->index, job->count);
-    job->t0 = wl_now_ns();
+    job->t0 = bench_now_ns();
     for (uint64_t i = 0; i < job->steps; i++) {
         char *p = WL_FN(get)(op[i & (WL_SEQ_LEN - 1)].size);
         p[0] = (char)i;
         wl_ring_push(job->ring, &head, &tail_seen, p);
     }
     wl_ring_flush(job->ring, head);
-    job->t1 = wl_now_ns();
+    job->t1 = bench_now_ns();
     return NULL;
 }
 
@@ -686,13 +669,13 @@ static void *WL_FN(consumer)(void *arg)
     size_t tail = 0, head_seen = 0;
     uint64_t sum = 0;
     wl_start_together(job->start, job->index, job->count);
-    job->t0 = wl_now_ns();
+    job->t0 = bench_now_ns();
     for (uint64_t i = 0; i < job->steps; i++) {
         char *p = wl_ring_pop(job->ring, &tail, &head_seen);
         sum += (unsigned char)p[0];
         WL_FREE(p);
     }
-    job->t1 = wl_now_ns();
+    job->t1 = bench_now_ns();
     job->sum = sum;
     return NULL;
 }
