@@ -73,7 +73,8 @@ START_TEST(insert_tail_returns_the_previous_last_entry)
 
     KeInitializeSpinLock(&Lock);
     InitializeListHead(&Head);
-    /* The head entry goes in first so that "previous last" and "previous first" differ. */
+    /* From the third insert on, the previous last (Items[i - 1]) differs from the previous
+       first (Items[0]), so returning the wrong end of the list fails here. */
     for (ULONG i = 0; i < 3; i++) {
         Items[i].Id = i;
         PLIST_ENTRY Prev = ExInterlockedInsertTailList(&Head, &Items[i].Link, &Lock);
