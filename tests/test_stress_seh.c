@@ -1,5 +1,6 @@
 /* test_stress_seh.c - two threads, each inside its own __try frames, raising and faulting at once:
- * every exception reaches the frames of the thread it happened on, with that thread's data. */
+ * every exception reaches the frames of the thread it happened on, with that thread's data, including
+ * exceptions raised inside filters and unwinding __finally blocks. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <pthread.h>
@@ -24,6 +25,8 @@ typedef struct seh_worker {
     int av_caught;      /* NULL writes caught */
     int finally_runs;   /* __finally blocks run during unwinding */
     int bad_data;
+    int nested_inner;   /* faults inside a filter, caught inside it */
+    int nested_outer;   /* raises inside an unwinding __finally, caught outside */
 } seh_worker;
 
 static seh_worker workers[THREADS];
@@ -55,6 +58,19 @@ static LONG commit_filter(PEXCEPTION_POINTERS e, seh_worker *w)
     if (mprotect((PVOID)((ULONG_PTR)a & ~(ULONG_PTR)(PAGE_SIZE - 1)), PAGE_SIZE, PROT_READ | PROT_WRITE) != 0)
         return EXCEPTION_CONTINUE_SEARCH;
     return EXCEPTION_CONTINUE_EXECUTION;
+}
+
+static void write_null(void);
+
+/* Faults inside itself and catches that, then takes the exception it was asked about. */
+static LONG faulting_filter(seh_worker *w)
+{
+    __try {
+        write_null();
+    } __except (GetExceptionCode() == STATUS_ACCESS_VIOLATION) {
+        w->nested_inner++;
+    }
+    return EXCEPTION_EXECUTE_HANDLER;
 }
 
 /* A real store to NULL (a plain C one is undefined behaviour, which the compiler may drop). */
@@ -104,6 +120,25 @@ static void *seh_thread(void *arg)
         } __except (GetExceptionCode() == STATUS_ACCESS_VIOLATION) {
             w->av_caught++;
         }
+
+        /* exceptions raised while exceptions are dispatched */
+        __try {
+            RaiseException(USER_CODE + (ULONG)w->index, 0, 0, NULL);
+        } __except (faulting_filter(w)) {
+        }
+        __try {
+            __try {
+                RaiseException(USER_CODE + (ULONG)w->index, 0, 0, NULL);
+            } __finally {
+                if (AbnormalTermination())
+                    RaiseException(USER_CODE + 0x100 + (ULONG)w->index, 0, 0, NULL);
+            }
+        } __except (GetExceptionCode() == (NTSTATUS)(USER_CODE + (ULONG)w->index) ||
+                    GetExceptionCode() == (NTSTATUS)(USER_CODE + 0x100 + (ULONG)w->index)) {
+            /* the first exception chose this handler; the __finally's raise replaced it */
+            if (GetExceptionCode() == (NTSTATUS)(USER_CODE + 0x100 + (ULONG)w->index))
+                w->nested_outer++;
+        }
     }
     return NULL;
 }
@@ -132,6 +167,8 @@ START_TEST(threads_raise_and_fault_inside_their_own_frames)
         ck_assert_int_eq(w->foreign, 0);
         ck_assert_int_eq(w->av_caught, ITERATIONS);
         ck_assert_int_eq(w->bad_data, 0);
+        ck_assert_int_eq(w->nested_inner, ITERATIONS);
+        ck_assert_int_eq(w->nested_outer, ITERATIONS);
         munmap(w->base, PAGES * PAGE_SIZE);
     }
 }

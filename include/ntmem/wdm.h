@@ -533,11 +533,7 @@ typedef struct _NTMEM_THREAD_STATE {
     ULONG LookasideCapacity;
     PVOID SehFrames;        /* innermost __try frame */
     PVOID SehReturn;        /* where a filter or an unwinding __finally returns to the dispatcher */
-    PVOID DispatchStack;    /* where software exceptions are dispatched */
-    PVOID SehUnwindTarget;  /* a handler chosen during a fault, entered once the signal returns */
-    PVOID SehUnwindLow;
-    NTSTATUS SehUnwindCode;
-    UCHAR SehInSignal;      /* the current dispatch runs in a signal handler */
+    PVOID DispatchStack;    /* where exceptions are dispatched, outside the thread's stack */
 } NTMEM_THREAD_STATE;
 
 #ifdef __cplusplus

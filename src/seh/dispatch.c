@@ -9,7 +9,6 @@
 #include "seh/seh.h"
 
 #define RTLP_MAX_HANDLERS 64
-#define RTLP_MAX_NESTING 8 /* exceptions raised while dispatching exceptions, before giving up */
 
 typedef struct _RTLP_VECTORED_LIST {
     pthread_mutex_t Lock;
@@ -60,7 +59,7 @@ static PVOID RtlpAddHandler(RTLP_VECTORED_LIST *list, ULONG first, PVECTORED_EXC
         handle = (PVOID)(__atomic_fetch_add(&RtlpNextHandle, 1, __ATOMIC_RELAXED) << 4);
         list->Handlers[at] = handler;
         list->Handles[at] = handle;
-        list->Count++;
+        __atomic_store_n(&list->Count, list->Count + 1, __ATOMIC_RELAXED); /* read unlocked by faults */
     }
     pthread_mutex_unlock(&list->Lock);
     return handle;
@@ -77,7 +76,7 @@ static ULONG RtlpRemoveHandler(RTLP_VECTORED_LIST *list, PVOID handle)
             list->Handlers[j - 1] = list->Handlers[j];
             list->Handles[j - 1] = list->Handles[j];
         }
-        list->Count--;
+        __atomic_store_n(&list->Count, list->Count - 1, __ATOMIC_RELAXED);
         removed = 1;
         break;
     }
@@ -87,7 +86,7 @@ static ULONG RtlpRemoveHandler(RTLP_VECTORED_LIST *list, PVOID handle)
 
 /* Calls the handlers of a list in order, on a snapshot so handlers may add or remove handlers. TRUE
  * when one returned EXCEPTION_CONTINUE_EXECUTION. */
-static BOOLEAN RtlpCallHandlers(RTLP_VECTORED_LIST *list, PEXCEPTION_POINTERS pointers)
+RTLP_DISPATCH_PATH static BOOLEAN RtlpCallHandlers(RTLP_VECTORED_LIST *list, PEXCEPTION_POINTERS pointers)
 {
     PVECTORED_EXCEPTION_HANDLER snapshot[RTLP_MAX_HANDLERS];
     pthread_mutex_lock(&list->Lock);
@@ -123,30 +122,43 @@ WINBASEAPI ULONG WINAPI RemoveVectoredContinueHandler(PVOID handle)
 
 /* ---- dispatch ------------------------------------------------------------------------------------ */
 
-BOOLEAN RtlpDispatchException(PEXCEPTION_RECORD record, PCONTEXT context)
+BOOLEAN RtlpExceptionsWanted(void)
+{
+    return KiThread.SehFrames != NULL || __atomic_load_n(&RtlpVectoredHandlers.Count, __ATOMIC_RELAXED) != 0 ||
+           (ntmem_get_thread_mode() == UserMode && __atomic_load_n(&RtlpTopLevelFilter, __ATOMIC_RELAXED) != NULL);
+}
+
+/* The lowest byte of the thread's stack still in use when the exception was raised: filters jump
+ * above it and overwrite what lies between, so that much is saved around each of them. */
+static PUCHAR RtlpLiveStackLow(PEXCEPTION_RECORD record, PCONTEXT context, ULONG depth)
+{
+    if (RtlpOnDispatchStack(context->Rsp)) /* raised by a handler the dispatcher called: its dispatch's */
+        return depth > 1 ? RtlpSehThread.Low[depth - 1] : (PUCHAR)~(ULONG_PTR)0;
+    PUCHAR low = (PUCHAR)context->Rsp - 128; /* the red zone of the code that raised or faulted */
+    if (record->ExceptionCode == STATUS_STACK_OVERFLOW && record->NumberParameters >= 2) {
+        /* The stack ran out: nothing below the faulting access is mapped. */
+        PUCHAR first = (PUCHAR)PAGE_ALIGN(record->ExceptionInformation[1]) + PAGE_SIZE;
+        if (low < first)
+            low = first;
+    }
+    return low;
+}
+
+RTLP_DISPATCH_PATH BOOLEAN RtlpDispatchException(PEXCEPTION_RECORD record, PCONTEXT context)
 {
     EXCEPTION_POINTERS pointers = {record, context};
-    if (++KiThread.ExceptionDepth > RTLP_MAX_NESTING) {
+    RtlpSehThread.PassRip = 0;
+    ULONG depth = ++KiThread.ExceptionDepth;
+    if (depth > RTLP_MAX_NESTING) {
         KiBugCheckWithReason(KMODE_EXCEPTION_NOT_HANDLED, (ULONG_PTR)(ULONG)record->ExceptionCode,
                              (ULONG_PTR)record->ExceptionAddress, record->ExceptionInformation[0],
                              record->ExceptionInformation[1],
                              "exceptions kept being raised while exceptions were being dispatched");
     }
-    if (KiThread.SehReturn != NULL) {
-        static const char text[] = "*** ntmem: an exception inside an exception filter or an unwinding __finally "
-                                   "block is not supported yet\n";
-        OsWriteStderr(text, sizeof text - 1);
-        OsAbort();
-    }
+    RtlpSehThread.Low[depth] = RtlpLiveStackLow(record, context, depth);
     BOOLEAN continued = RtlpCallHandlers(&RtlpVectoredHandlers, &pointers);
-    if (!continued) {
-        LONG verdict = RtlpDispatchFrames(record, context);
-        if (verdict == EXCEPTION_EXECUTE_HANDLER) { /* a handler waits for the signal to return */
-            KiThread.ExceptionDepth--;
-            return TRUE;
-        }
-        continued = verdict == EXCEPTION_CONTINUE_EXECUTION;
-    }
+    if (!continued)
+        continued = RtlpDispatchFrames(record, context, RtlpSehThread.Low[depth]) == EXCEPTION_CONTINUE_EXECUTION;
     if (continued && (record->ExceptionFlags & EXCEPTION_NONCONTINUABLE)) {
         /* Continuing a noncontinuable exception is itself an exception, which cannot be continued. */
         EXCEPTION_RECORD nested = {.ExceptionCode = STATUS_NONCONTINUABLE_EXCEPTION,
@@ -190,46 +202,51 @@ PCSTR RtlpExceptionName(NTSTATUS code)
     }
 }
 
-/* A user-mode process with no one to take an exception: say what and where, then SIGABRT. */
-static DECLSPEC_NORETURN void RtlpReportUnhandled(PEXCEPTION_RECORD record)
+/* User mode: say what and where, then SIGABRT. Kernel mode: bug check 0x1E. */
+void RtlpReportUnhandled(PEXCEPTION_RECORD record)
 {
-    char text[512];
     PCSTR name = RtlpExceptionName(record->ExceptionCode);
-    int n = snprintf(text, sizeof text, "*** Unhandled exception 0x%08X%s%s%s at %p",
-                     (unsigned)record->ExceptionCode, name ? " (" : "", name ? name : "", name ? ")" : "",
-                     record->ExceptionAddress);
-    if ((record->ExceptionCode == STATUS_ACCESS_VIOLATION || record->ExceptionCode == STATUS_IN_PAGE_ERROR) &&
-        record->NumberParameters >= 2 && n > 0 && (size_t)n < sizeof text) {
-        ULONG_PTR how = record->ExceptionInformation[0];
-        n += snprintf(text + n, sizeof text - (size_t)n, ": %s address %p",
-                      how == 8 ? "execute at" : how == 1 ? "write to" : "read from",
-                      (void *)record->ExceptionInformation[1]);
-    }
-    if (n > 0 && (size_t)n < sizeof text - 1) {
-        text[n++] = '\n';
-        OsWriteStderr(text, (size_t)n);
-    }
-    OsAbort();
-}
-
-void RtlpUnhandledException(PEXCEPTION_RECORD record, PCONTEXT context)
-{
     if (ntmem_get_thread_mode() == UserMode) {
-        EXCEPTION_POINTERS pointers = {record, context};
-        LONG verdict = UnhandledExceptionFilter(&pointers);
-        if (verdict == EXCEPTION_CONTINUE_EXECUTION && !(record->ExceptionFlags & EXCEPTION_NONCONTINUABLE))
-            return;
-        if (verdict == EXCEPTION_EXECUTE_HANDLER)
-            _exit((int)record->ExceptionCode); /* the filter asked for the process to end quietly */
-        RtlpReportUnhandled(record);
+        char text[512];
+        int n = snprintf(text, sizeof text, "*** Unhandled exception 0x%08X%s%s%s at %p",
+                         (unsigned)record->ExceptionCode, name ? " (" : "", name ? name : "", name ? ")" : "",
+                         record->ExceptionAddress);
+        if ((record->ExceptionCode == STATUS_ACCESS_VIOLATION || record->ExceptionCode == STATUS_IN_PAGE_ERROR) &&
+            record->NumberParameters >= 2 && n > 0 && (size_t)n < sizeof text) {
+            ULONG_PTR how = record->ExceptionInformation[0];
+            n += snprintf(text + n, sizeof text - (size_t)n, ": %s address %p",
+                          how == 8 ? "execute at" : how == 1 ? "write to" : "read from",
+                          (void *)record->ExceptionInformation[1]);
+        }
+        if (n > 0 && (size_t)n < sizeof text - 1) {
+            text[n++] = '\n';
+            OsWriteStderr(text, (size_t)n);
+        }
+        OsAbort();
     }
-    PCSTR name = RtlpExceptionName(record->ExceptionCode);
     KiBugCheckWithReason(KMODE_EXCEPTION_NOT_HANDLED, (ULONG_PTR)(ULONG)record->ExceptionCode,
                          (ULONG_PTR)record->ExceptionAddress, record->ExceptionInformation[0],
                          record->ExceptionInformation[1],
                          "exception 0x%08X%s%s%s at %p was not handled (no handler took it)",
                          (unsigned)record->ExceptionCode, name ? " (" : "", name ? name : "", name ? ")" : "",
                          record->ExceptionAddress);
+}
+
+BOOLEAN RtlpTopLevelFilterContinues(PEXCEPTION_RECORD record, PCONTEXT context)
+{
+    if (ntmem_get_thread_mode() != UserMode)
+        return FALSE;
+    EXCEPTION_POINTERS pointers = {record, context};
+    LONG verdict = UnhandledExceptionFilter(&pointers);
+    if (verdict == EXCEPTION_EXECUTE_HANDLER)
+        _exit((int)record->ExceptionCode); /* the filter asked for the process to end quietly */
+    return verdict == EXCEPTION_CONTINUE_EXECUTION && !(record->ExceptionFlags & EXCEPTION_NONCONTINUABLE);
+}
+
+void RtlpUnhandledException(PEXCEPTION_RECORD record, PCONTEXT context)
+{
+    if (!RtlpTopLevelFilterContinues(record, context))
+        RtlpReportUnhandled(record);
 }
 
 WINBASEAPI LPTOP_LEVEL_EXCEPTION_FILTER WINAPI SetUnhandledExceptionFilter(LPTOP_LEVEL_EXCEPTION_FILTER filter)
@@ -246,7 +263,7 @@ WINBASEAPI LONG WINAPI UnhandledExceptionFilter(PEXCEPTION_POINTERS pointers)
 /* ---- raising ------------------------------------------------------------------------------------- */
 
 /* A software exception's context is its raise point: the caller's return address and stack. */
-static __attribute__((noinline)) void RtlpRaise(PEXCEPTION_RECORD record, PVOID raise_address, PVOID frame)
+RTLP_DISPATCH_PATH static __attribute__((noinline)) void RtlpRaise(PEXCEPTION_RECORD record, PVOID raise_address, PVOID frame)
 {
     CONTEXT context;
     (void)frame;
@@ -262,12 +279,12 @@ static __attribute__((noinline)) void RtlpRaise(PEXCEPTION_RECORD record, PVOID 
         RtlpUnhandledException(record, &context);
 }
 
-NTSYSAPI VOID NTAPI RtlRaiseException(PEXCEPTION_RECORD record)
+RTLP_DISPATCH_PATH NTSYSAPI VOID NTAPI RtlRaiseException(PEXCEPTION_RECORD record)
 {
     RtlpRaise(record, __builtin_return_address(0), __builtin_frame_address(0));
 }
 
-WINBASEAPI VOID WINAPI RaiseException(DWORD code, DWORD flags, DWORD count, const ULONG_PTR *arguments)
+RTLP_DISPATCH_PATH WINBASEAPI VOID WINAPI RaiseException(DWORD code, DWORD flags, DWORD count, const ULONG_PTR *arguments)
 {
     EXCEPTION_RECORD record = {.ExceptionCode = (NTSTATUS)code, .ExceptionFlags = flags & EXCEPTION_NONCONTINUABLE};
     if (arguments != NULL) {
@@ -280,7 +297,7 @@ WINBASEAPI VOID WINAPI RaiseException(DWORD code, DWORD flags, DWORD count, cons
 
 /* Exceptions raised by status are noncontinuable: a handler that continues one gets
  * STATUS_NONCONTINUABLE_EXCEPTION, and nothing returns here. */
-static DECLSPEC_NORETURN void RtlpRaiseStatus(NTSTATUS status, PVOID raise_address, PVOID frame)
+RTLP_DISPATCH_PATH static DECLSPEC_NORETURN void RtlpRaiseStatus(NTSTATUS status, PVOID raise_address, PVOID frame)
 {
     EXCEPTION_RECORD record = {.ExceptionCode = status, .ExceptionFlags = EXCEPTION_NONCONTINUABLE};
     RtlpRaise(&record, raise_address, frame);
@@ -289,22 +306,22 @@ static DECLSPEC_NORETURN void RtlpRaiseStatus(NTSTATUS status, PVOID raise_addre
                          (unsigned)status);
 }
 
-NTSYSAPI VOID NTAPI RtlRaiseStatus(NTSTATUS status)
+RTLP_DISPATCH_PATH NTSYSAPI VOID NTAPI RtlRaiseStatus(NTSTATUS status)
 {
     RtlpRaiseStatus(status, __builtin_return_address(0), __builtin_frame_address(0));
 }
 
-NTKERNELAPI VOID NTAPI ExRaiseStatus(NTSTATUS status)
+RTLP_DISPATCH_PATH NTKERNELAPI VOID NTAPI ExRaiseStatus(NTSTATUS status)
 {
     RtlpRaiseStatus(status, __builtin_return_address(0), __builtin_frame_address(0));
 }
 
-NTKERNELAPI VOID NTAPI ExRaiseAccessViolation(VOID)
+RTLP_DISPATCH_PATH NTKERNELAPI VOID NTAPI ExRaiseAccessViolation(VOID)
 {
     RtlpRaiseStatus(STATUS_ACCESS_VIOLATION, __builtin_return_address(0), __builtin_frame_address(0));
 }
 
-NTKERNELAPI VOID NTAPI ExRaiseDatatypeMisalignment(VOID)
+RTLP_DISPATCH_PATH NTKERNELAPI VOID NTAPI ExRaiseDatatypeMisalignment(VOID)
 {
     RtlpRaiseStatus(STATUS_DATATYPE_MISALIGNMENT, __builtin_return_address(0), __builtin_frame_address(0));
 }

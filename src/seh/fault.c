@@ -80,32 +80,98 @@ static void KiCheckSystemSpaceFault(const EXCEPTION_RECORD *r)
                          (void *)r->ExceptionInformation[1]);
 }
 
+/* A fault on its way to the dispatcher, laid out on the dispatch stack by the signal handler. */
+typedef struct _KI_FAULT {
+    CONTEXT Context;
+    EXCEPTION_RECORD Record;
+    PUCHAR Xsave; /* the interrupted extended state (XSAVE image), or NULL where there is none */
+} KI_FAULT;
+
+/* The XSAVE image the kernel put in the signal frame, and its size, when it marked one there. */
+#define KI_FP_XSTATE_MAGIC1 0x46505853U
+static SIZE_T KiXsaveSize(const ucontext_t *uc)
+{
+    const UCHAR *fp = (const UCHAR *)uc->uc_mcontext.fpregs;
+    if (fp == NULL)
+        return 0;
+    ULONG magic, size;
+    memcpy(&magic, fp + 464, sizeof magic); /* struct _fpx_sw_bytes, in the FXSAVE area's unused tail */
+    memcpy(&size, fp + 464 + 16, sizeof size);
+    return magic == KI_FP_XSTATE_MAGIC1 && size >= 576 && size <= 65536 ? size : 0;
+}
+
+/*
+ * The dispatcher's side of a fault, entered when the signal handler returns: vectored handlers,
+ * filters, handlers and the top-level filter all run here, outside the signal handler, so they may
+ * raise and take exceptions of their own. Never returns: continues execution, unwinds to a handler,
+ * or re-executes the faulting instruction for the signal handler to report.
+ */
+RTLP_DISPATCH_PATH static DECLSPEC_NORETURN void KiDispatchFault(KI_FAULT *fault)
+{
+    /* Handlers get copies: a filter that edits the context and then declines must not change what
+     * is re-executed for the report. */
+    EXCEPTION_RECORD record = fault->Record;
+    CONTEXT context = fault->Context;
+    if (RtlpDispatchException(&record, &context) || RtlpTopLevelFilterContinues(&record, &context)) {
+        context.FltSave.MxCsr = context.MxCsr;
+        if (fault->Xsave != NULL) {
+            /* What a handler did to the legacy registers goes back through the XSAVE image; the
+             * header's XSTATE_BV then says x87 and SSE state are present in it. */
+            memcpy(fault->Xsave, &context.FltSave, 464);
+            ULONG64 present;
+            memcpy(&present, fault->Xsave + 512, sizeof present);
+            present |= 3;
+            memcpy(fault->Xsave + 512, &present, sizeof present);
+        }
+        RtlpContinue(&context, fault->Xsave);
+    }
+    /* Nothing took it. Run the instruction again with nothing left to dispatch to, so the signal
+     * handler reports it (or passes it to whoever handled faults before us) from where it happened.
+     * Should it not fault again - a declining filter fixed its cause - the flag only outlives it
+     * until the next exception this thread dispatches. */
+    RtlpSehThread.PassRip = fault->Context.Rip;
+    RtlpSehThread.PassAddress = fault->Record.ExceptionInformation[1];
+    RtlpContinue(&fault->Context, fault->Xsave);
+}
+
+/* Lays the fault out on the dispatch stack and makes the signal return into KiDispatchFault. */
+static void KiRedirectToDispatcher(ucontext_t *uc, const EXCEPTION_RECORD *record)
+{
+    greg_t *g = uc->uc_mcontext.gregs;
+    PUCHAR top = RtlpDispatchStackTop((ULONG_PTR)g[REG_RSP]);
+    RtlpForgetDispatchStack(top);
+    SIZE_T xsize = KiXsaveSize(uc);
+    PUCHAR xsave = NULL;
+    if (xsize != 0) {
+        xsave = (PUCHAR)ALIGN_DOWN_BY(top - xsize, 64);
+        memcpy(xsave, uc->uc_mcontext.fpregs, xsize);
+        top = xsave;
+    }
+    KI_FAULT *fault = (KI_FAULT *)ALIGN_DOWN_BY(top - sizeof(KI_FAULT), 64);
+    KiContextFromSignal(uc, &fault->Context);
+    fault->Record = *record;
+    fault->Xsave = xsave;
+    g[REG_RIP] = (greg_t)KiDispatchFault;
+    g[REG_RSP] = (greg_t)((ULONG_PTR)fault - 8); /* as if called */
+    g[REG_RDI] = (greg_t)fault;
+}
+
 static void KiFaultSignal(int sig, siginfo_t *info, void *ucontext)
 {
+    ucontext_t *uc = ucontext;
     EXCEPTION_RECORD record;
-    CONTEXT context;
-    KiRecordFromSignal(sig, info, ucontext, &record);
+    KiRecordFromSignal(sig, info, uc, &record);
     KiCheckSystemSpaceFault(&record);
-    KiContextFromSignal(ucontext, &context);
-    KiThread.SehInSignal = 1;
-    BOOLEAN handled = RtlpDispatchException(&record, &context);
-    KiThread.SehInSignal = 0;
-    if (handled && KiThread.SehUnwindTarget != NULL) {
-        /* An __except handler takes it: return from the signal into the unwind, on the dispatch
-         * stack, so that everything after runs outside the signal handler. */
-        greg_t *g = ((ucontext_t *)ucontext)->uc_mcontext.gregs;
-        g[REG_RIP] = (greg_t)RtlpUnwindTrampoline;
-        g[REG_RSP] = (greg_t)((ULONG_PTR)RtlpDispatchStackTop() - 8); /* as if called */
-        return;
-    }
-    if (handled) {
-        KiContextToSignal(&context, ucontext); /* a handler may have changed where to resume */
+    BOOLEAN again = RtlpSehThread.PassRip == (ULONG64)uc->uc_mcontext.gregs[REG_RIP] &&
+                    RtlpSehThread.PassAddress == record.ExceptionInformation[1];
+    RtlpSehThread.PassRip = 0;
+    if (!again && RtlpExceptionsWanted()) {
+        KiRedirectToDispatcher(uc, &record);
         return;
     }
     if (OsChainFault(sig, info, ucontext))
         return; /* not ours: a sanitizer or the program had a handler first */
-    RtlpUnhandledException(&record, &context);
-    KiContextToSignal(&context, ucontext);
+    RtlpReportUnhandled(&record);
 }
 
 __attribute__((constructor)) static void KiInstallFaultHandlers(void)

@@ -20,9 +20,6 @@ enum {
 
 #define RTLP_DISPATCH_STACK (1024 * 1024)
 
-/* These functions move between stacks; ASan's bookkeeping for calls that do not return assumes one
- * stack and would report false errors, so they are left uninstrumented. */
-#define RTLP_NO_ASAN __attribute__((no_sanitize("address")))
 
 /*
  * Our own jumps: the compiler treats ntmem_seh_setjmp as returns_twice; RtlpJump restores the
@@ -67,7 +64,7 @@ static DECLSPEC_NORETURN void RtlpMisuse(const char *what)
     OsAbort();
 }
 
-RTLP_NO_ASAN NTMEM_API int ntmem_seh_iterate(NTMEM_SEH_FRAME *f)
+RTLP_DISPATCH_PATH NTMEM_API int ntmem_seh_iterate(NTMEM_SEH_FRAME *f)
 {
     switch (f->Phase) {
     case RtlpPhaseInit:
@@ -113,13 +110,13 @@ NTMEM_API void ntmem_seh_body_done(NTMEM_SEH_FRAME *f)
     f->Phase = RtlpPhaseAfterBody;
 }
 
-RTLP_NO_ASAN NTMEM_API void ntmem_seh_filter_done(NTMEM_SEH_FRAME *f, LONG result)
+RTLP_DISPATCH_PATH NTMEM_API void ntmem_seh_filter_done(NTMEM_SEH_FRAME *f, LONG result)
 {
     f->FilterResult = result;
     RtlpJump((NTMEM_SEH_JUMP *)KiThread.SehReturn);
 }
 
-RTLP_NO_ASAN NTMEM_API void ntmem_seh_scope_end(NTMEM_SEH_FRAME *f)
+RTLP_DISPATCH_PATH NTMEM_API void ntmem_seh_scope_end(NTMEM_SEH_FRAME *f)
 {
     if (f->Phase != RtlpPhaseBody)
         return;
@@ -131,6 +128,29 @@ RTLP_NO_ASAN NTMEM_API void ntmem_seh_scope_end(NTMEM_SEH_FRAME *f)
 }
 
 /* ---- search and unwind --------------------------------------------------------------------------- */
+
+__thread RTLP_SEH_THREAD RtlpSehThread __attribute__((tls_model("initial-exec")));
+
+/*
+ * While a filter or an unwinding __finally block runs, the head of the thread's frame list is a
+ * boundary standing for the dispatch that runs it. Frames the filter or __finally creates chain onto
+ * it, so an exception raised there searches them first; the search then goes on with the frames
+ * older than the one being filtered or unwound (boundary.Frame.Previous), as Windows skips the
+ * frames an exception in a filter would otherwise meet twice. An unwind that crosses a boundary
+ * abandons that dispatch: it puts back the stack the filter ran over and unwinds the frames the
+ * first exception left (Resume) before going on.
+ */
+typedef struct _RTLP_BOUNDARY {
+    NTMEM_SEH_FRAME Frame;   /* Kind RTLP_KIND_BOUNDARY; Previous: where the search goes on */
+    NTMEM_SEH_FRAME *Resume; /* a filter's: the frames from the first exception down; NULL for a __finally */
+    PUCHAR Low;              /* a filter's: the stack saved while it runs, to put back if abandoned */
+    PUCHAR Save;
+    SIZE_T Size;
+    NTMEM_SEH_JUMP *Return;  /* where the filter or __finally returns to its dispatcher */
+    UCHAR Depth;             /* that dispatcher's nesting depth */
+} RTLP_BOUNDARY;
+
+#define RTLP_KIND_BOUNDARY 3
 
 /* Copies of the stack are made byte by byte without instrumentation: they span other functions'
  * frames, redzones included. */
@@ -144,24 +164,22 @@ __attribute__((no_sanitize("address", "thread"), noinline)) static void RtlpCopy
         ((volatile UCHAR *)to)[i] = ((const volatile UCHAR *)from)[i];
 }
 
-/* Where a thread keeps the stack a filter may overwrite; grown with mmap (safe in a signal handler),
- * never shrunk. Filters are not nested, so one buffer per thread is enough. */
-static __thread PUCHAR RtlpSaveBuffer __attribute__((tls_model("initial-exec")));
-static __thread SIZE_T RtlpSaveSize __attribute__((tls_model("initial-exec")));
-
-static PUCHAR RtlpSaveArea(SIZE_T size)
+/* Where a dispatch at this depth keeps the stack a filter may overwrite; grown with mmap (safe in a
+ * signal handler), never shrunk. Each nesting depth has its own: a filter's exception has filters. */
+static PUCHAR RtlpSaveArea(ULONG depth, SIZE_T size)
 {
-    if (size > RtlpSaveSize) {
+    RTLP_SEH_THREAD *t = &RtlpSehThread;
+    if (size > t->SaveSize[depth]) {
         SIZE_T want = ALIGN_UP_BY(size, 65536);
         PUCHAR p = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
             RtlpMisuse("no memory to evaluate an exception filter");
-        if (RtlpSaveBuffer != NULL)
-            munmap(RtlpSaveBuffer, RtlpSaveSize);
-        RtlpSaveBuffer = p;
-        RtlpSaveSize = want;
+        if (t->Save[depth] != NULL)
+            munmap(t->Save[depth], t->SaveSize[depth]);
+        t->Save[depth] = p;
+        t->SaveSize[depth] = want;
     }
-    return RtlpSaveBuffer;
+    return t->Save[depth];
 }
 
 /* The stack between where the exception happened and a frame we jump into holds frames that are
@@ -174,98 +192,108 @@ static void RtlpForgetStack(PUCHAR low, PUCHAR high)
 
 /* Evaluates one frame's filter: jump into the frame, let it compute, come back, and put back the
  * stack below the frame that the filter's calls may have overwritten. */
-RTLP_NO_ASAN static LONG RtlpEvaluateFilter(NTMEM_SEH_FRAME *f, PEXCEPTION_POINTERS pointers, PUCHAR low)
+RTLP_DISPATCH_PATH static LONG RtlpEvaluateFilter(NTMEM_SEH_FRAME *f, PEXCEPTION_POINTERS pointers, PUCHAR low)
 {
     PUCHAR high = (PUCHAR)f->Jump.Rsp;
     SIZE_T size = high > low ? (SIZE_T)(high - low) : 0;
-    PUCHAR volatile save = NULL; /* set before the jump, read after it */
-    if (size != 0) {
-        save = RtlpSaveArea(size);
-        RtlpCopyStack(save, low, size);
-    }
     NTMEM_SEH_JUMP back;
+    RTLP_BOUNDARY boundary = {.Frame = {.Previous = f->Previous, .Kind = RTLP_KIND_BOUNDARY},
+                              .Resume = KiThread.SehFrames,
+                              .Low = low,
+                              .Size = size,
+                              .Save = size != 0 ? RtlpSaveArea(KiThread.ExceptionDepth, size) : NULL,
+                              .Return = &back,
+                              .Depth = KiThread.ExceptionDepth};
     PVOID outer = KiThread.SehReturn;
+    if (size != 0)
+        RtlpCopyStack(boundary.Save, low, size);
     if (ntmem_seh_setjmp(&back) == 0) {
         f->Code = pointers->ExceptionRecord->ExceptionCode;
         f->Pointers = pointers;
         f->Phase = NTMEM_SEH_FILTERING;
+        KiThread.SehFrames = &boundary.Frame;
         KiThread.SehReturn = &back;
         RtlpForgetStack(low, high);
         RtlpJump(&f->Jump);
     }
+    KiThread.SehFrames = boundary.Resume;
     KiThread.SehReturn = outer;
     if (size != 0)
-        RtlpCopyStack(low, save, size);
+        RtlpCopyStack(low, boundary.Save, size);
     f->Phase = RtlpPhaseBody; /* the body is still where the exception left it */
     return f->FilterResult;
 }
 
 /* Runs the __finally blocks of the frames inside Target, innermost first, then enters Target's
  * handler. Never returns. */
-RTLP_NO_ASAN static DECLSPEC_NORETURN void RtlpUnwindTo(NTMEM_SEH_FRAME *target, NTSTATUS code, PUCHAR low)
+RTLP_DISPATCH_PATH static DECLSPEC_NORETURN void RtlpUnwindTo(NTMEM_SEH_FRAME *target, NTSTATUS code, PUCHAR low)
 {
     while (KiThread.SehFrames != target) {
         NTMEM_SEH_FRAME *g = KiThread.SehFrames;
+        if (g == NULL)
+            RtlpMisuse("an exception handler's frame is no longer on the thread's frame list");
+        if (g->Kind == RTLP_KIND_BOUNDARY) {
+            /* Leaving the filter or __finally block the exception came from: the dispatch running
+             * it is abandoned. A filter's stack goes back to what the first exception left, for
+             * the __finally blocks of the frames it had not unwound yet. */
+            RTLP_BOUNDARY *b = (RTLP_BOUNDARY *)g;
+            if (b->Size != 0) {
+                RtlpCopyStack(b->Low, b->Save, b->Size);
+                if (b->Low < low)
+                    low = b->Low;
+            }
+            KiThread.SehFrames = b->Resume != NULL ? b->Resume : g->Previous;
+            continue;
+        }
         KiThread.SehFrames = g->Previous;
         if (g->Kind != NTMEM_SEH_FINALLY)
             continue;
         NTMEM_SEH_JUMP back;
+        RTLP_BOUNDARY boundary = {.Frame = {.Previous = g->Previous, .Kind = RTLP_KIND_BOUNDARY},
+                                  .Return = &back,
+                                  .Depth = KiThread.ExceptionDepth};
         if (ntmem_seh_setjmp(&back) == 0) {
             g->Phase = NTMEM_SEH_UNWINDING;
+            KiThread.SehFrames = &boundary.Frame;
             KiThread.SehReturn = &back;
             RtlpForgetStack(low, (PUCHAR)g->Jump.Rsp);
             RtlpJump(&g->Jump);
         }
+        KiThread.SehFrames = boundary.Frame.Previous;
     }
-    KiThread.SehReturn = NULL;
+    /* The dispatches still running are those whose filter or __finally encloses the handler: the
+     * nearest boundary beyond it says which, and where that filter or __finally returns. */
+    NTMEM_SEH_FRAME *outer = target->Previous;
+    while (outer != NULL && outer->Kind != RTLP_KIND_BOUNDARY)
+        outer = outer->Previous;
+    KiThread.SehReturn = outer != NULL ? ((RTLP_BOUNDARY *)outer)->Return : NULL;
+    KiThread.ExceptionDepth = outer != NULL ? ((RTLP_BOUNDARY *)outer)->Depth : 0;
     KiThread.SehFrames = target->Previous;
     target->Code = code;
     target->Pointers = NULL; /* GetExceptionInformation belongs to filters */
     target->Phase = RtlpPhaseHandling;
-    KiThread.ExceptionDepth = 0;
     RtlpForgetStack(low, (PUCHAR)target->Jump.Rsp);
     RtlpJump(&target->Jump);
 }
 
-RTLP_NO_ASAN LONG RtlpDispatchFrames(PEXCEPTION_RECORD record, PCONTEXT context)
+RTLP_DISPATCH_PATH LONG RtlpDispatchFrames(PEXCEPTION_RECORD record, PCONTEXT context, PUCHAR low)
 {
     EXCEPTION_POINTERS pointers = {record, context};
-    PUCHAR low = (PUCHAR)context->Rsp - 128; /* the red zone of the code that raised or faulted */
-    if (record->ExceptionCode == STATUS_STACK_OVERFLOW && record->NumberParameters >= 2) {
-        /* The stack ran out: nothing below the faulting access is mapped. */
-        PUCHAR first = (PUCHAR)PAGE_ALIGN(record->ExceptionInformation[1]) + PAGE_SIZE;
-        if (low < first)
-            low = first;
-    }
     for (NTMEM_SEH_FRAME *f = KiThread.SehFrames; f != NULL; f = f->Previous) {
         if (f->Kind != NTMEM_SEH_EXCEPT)
             continue;
         LONG verdict = RtlpEvaluateFilter(f, &pointers, low);
         if (verdict < 0)
             return EXCEPTION_CONTINUE_EXECUTION;
-        if (verdict > 0) {
-            if (KiThread.SehInSignal && KiThread.ExceptionDepth == 1) {
-                /* Leave the signal handler first (the fault path resumes in RtlpUnwindTrampoline),
-                 * so __finally blocks and the handler do not run inside it. */
-                KiThread.SehUnwindTarget = f;
-                KiThread.SehUnwindCode = record->ExceptionCode;
-                KiThread.SehUnwindLow = low;
-                return EXCEPTION_EXECUTE_HANDLER;
-            }
+        if (verdict > 0)
             RtlpUnwindTo(f, record->ExceptionCode, low);
-        }
     }
     return EXCEPTION_CONTINUE_SEARCH;
 }
 
-RTLP_NO_ASAN void RtlpUnwindTrampoline(void)
-{
-    NTMEM_SEH_FRAME *target = KiThread.SehUnwindTarget;
-    KiThread.SehUnwindTarget = NULL;
-    RtlpUnwindTo(target, KiThread.SehUnwindCode, KiThread.SehUnwindLow);
-}
+/* ---- the dispatch stack -------------------------------------------------------------------------- */
 
-PVOID RtlpDispatchStackTop(void)
+static PUCHAR RtlpDispatchStackBase(void)
 {
     if (KiThread.DispatchStack == NULL) {
         void *stack = mmap(NULL, RTLP_DISPATCH_STACK, PROT_READ | PROT_WRITE,
@@ -274,10 +302,36 @@ PVOID RtlpDispatchStackTop(void)
             RtlpMisuse("no memory for the exception dispatch stack");
         KiThread.DispatchStack = stack;
     }
-    return (PUCHAR)KiThread.DispatchStack + RTLP_DISPATCH_STACK;
+    return KiThread.DispatchStack;
 }
 
-/* ---- software raises dispatch on a stack of their own ------------------------------------------- */
+BOOLEAN RtlpOnDispatchStack(ULONG_PTR sp)
+{
+    ULONG_PTR base = (ULONG_PTR)KiThread.DispatchStack;
+    return base != 0 && sp > base && sp <= base + RTLP_DISPATCH_STACK;
+}
+
+PUCHAR RtlpDispatchStackTop(ULONG_PTR sp)
+{
+    PUCHAR top = RtlpDispatchStackBase() + RTLP_DISPATCH_STACK;
+    /* A dispatcher waiting for a filter or __finally block keeps its frames above its jump point;
+     * one running a handler is above the handler's stack pointer, red zone included. */
+    const NTMEM_SEH_JUMP *waiting = KiThread.SehReturn;
+    if (waiting != NULL && RtlpOnDispatchStack(waiting->Rsp) && (PUCHAR)waiting->Rsp - 512 < top)
+        top = (PUCHAR)waiting->Rsp - 512;
+    if (RtlpOnDispatchStack(sp) && (PUCHAR)sp - 512 < top)
+        top = (PUCHAR)sp - 512;
+    return (PUCHAR)ALIGN_DOWN_BY(top, 64);
+}
+
+void RtlpForgetDispatchStack(PVOID below)
+{
+    PUCHAR base = RtlpDispatchStackBase();
+    PUCHAR from = (PUCHAR)below - 262144 > base ? (PUCHAR)below - 262144 : base;
+    RtlpForgetStack(from, below);
+}
+
+/* ---- software raises dispatch on the dispatch stack ---------------------------------------------- */
 
 typedef struct _RTLP_RAISE {
     PEXCEPTION_RECORD Record;
@@ -285,7 +339,7 @@ typedef struct _RTLP_RAISE {
     BOOLEAN Continued;
 } RTLP_RAISE;
 
-RTLP_NO_ASAN static void RtlpDispatchOnStack(void *arg)
+RTLP_DISPATCH_PATH static void RtlpDispatchOnStack(void *arg)
 {
     RTLP_RAISE *r = arg;
     /* The raiser's record and context live on the thread's stack, where filters run: work on copies
@@ -295,12 +349,15 @@ RTLP_NO_ASAN static void RtlpDispatchOnStack(void *arg)
     r->Continued = RtlpDispatchException(&record, &context);
 }
 
-RTLP_NO_ASAN BOOLEAN RtlpDispatchSoftware(PEXCEPTION_RECORD record, PCONTEXT context)
+RTLP_DISPATCH_PATH BOOLEAN RtlpDispatchSoftware(PEXCEPTION_RECORD record, PCONTEXT context)
 {
-    /* Filters run below their frames on this stack, so the dispatcher may not stand there. */
-    if (KiThread.ExceptionDepth != 0 || KiThread.SehFrames == NULL)
+    /* Filters run below their frames on the thread's stack, so the dispatcher may not stand there;
+     * without frames, or when already on the dispatch stack (a vectored handler raised), it may. */
+    if (KiThread.SehFrames == NULL || RtlpOnDispatchStack(context->Rsp))
         return RtlpDispatchException(record, context);
     RTLP_RAISE r = {record, context, FALSE};
-    RtlpCallOnStack(RtlpDispatchOnStack, &r, RtlpDispatchStackTop());
+    PUCHAR top = RtlpDispatchStackTop(context->Rsp);
+    RtlpForgetDispatchStack(top);
+    RtlpCallOnStack(RtlpDispatchOnStack, &r, top);
     return r.Continued;
 }
