@@ -79,6 +79,7 @@ NTKERNELAPI ULONG NTAPI KeQueryMaximumProcessorCount(VOID);
 #define MUST_SUCCEED_POOL_EMPTY 0x00000041
 #define PAGE_FAULT_IN_NONPAGED_AREA 0x00000050
 #define SYSTEM_THREAD_EXCEPTION_NOT_HANDLED 0x0000007E
+#define INVALID_KERNEL_HANDLE 0x00000093
 #define SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION 0x000000C1
 #define BAD_POOL_CALLER 0x000000C2
 #define DRIVER_VERIFIER_DETECTED_VIOLATION 0x000000C4
@@ -349,6 +350,126 @@ NTKERNELAPI PEPROCESS NTAPI PsGetCurrentProcess(VOID);
 NTKERNELAPI HANDLE NTAPI PsGetProcessId(PEPROCESS Process);
 NTKERNELAPI HANDLE NTAPI PsGetCurrentProcessId(VOID);
 #define IoGetCurrentProcess PsGetCurrentProcess
+#define NtCurrentProcess() ((HANDLE)(LONG_PTR)-1)
+#define ZwCurrentProcess() NtCurrentProcess()
+
+/* ---- dispatcher objects and waits ---------------------------------------------------------------
+ * Events and threads are the dispatcher objects ntmem has; KeWaitForSingleObject waits on either. */
+typedef LONG KPRIORITY;
+#define IO_NO_INCREMENT 0
+
+typedef struct _DISPATCHER_HEADER {
+    UCHAR Type;              /* NotificationEvent/SynchronizationEvent for events; 6 for threads */
+    UCHAR Signalling;
+    UCHAR Size;              /* in ULONGs */
+    UCHAR Reserved1;
+    volatile LONG SignalState;
+    LIST_ENTRY WaitListHead; /* waiting threads, guarded by the dispatcher lock */
+} DISPATCHER_HEADER;
+
+typedef enum _EVENT_TYPE { NotificationEvent, SynchronizationEvent } EVENT_TYPE;
+
+typedef struct _KEVENT {
+    DISPATCHER_HEADER Header;
+} KEVENT, *PKEVENT, *PRKEVENT;
+
+typedef enum _KWAIT_REASON {
+    Executive,
+    FreePage,
+    PageIn,
+    PoolAllocation,
+    DelayExecution,
+    Suspended,
+    UserRequest,
+    WrExecutive
+} KWAIT_REASON;
+
+NTKERNELAPI VOID NTAPI KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State);
+NTKERNELAPI LONG NTAPI KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait);
+NTKERNELAPI LONG NTAPI KeResetEvent(PRKEVENT Event);
+NTKERNELAPI VOID NTAPI KeClearEvent(PRKEVENT Event);
+NTKERNELAPI LONG NTAPI KeReadStateEvent(PRKEVENT Event);
+/* Timeout: NULL waits for ever, negative is relative and positive absolute (100 ns units, system
+ * time); 0 only tests. Anything but a test needs IRQL <= APC_LEVEL (else STOP 0x0A); a test needs
+ * <= DISPATCH_LEVEL. STATUS_SUCCESS or STATUS_TIMEOUT; ntmem queues no APCs, so never STATUS_ALERTED
+ * or STATUS_USER_APC. */
+NTKERNELAPI NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPROCESSOR_MODE WaitMode,
+                                                 BOOLEAN Alertable, PLARGE_INTEGER Timeout);
+NTKERNELAPI NTSTATUS NTAPI KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
+                                                  PLARGE_INTEGER Interval);
+NTKERNELAPI VOID NTAPI KeQuerySystemTime(PLARGE_INTEGER CurrentTime);
+
+/* ---- threads, objects and handles ----------------------------------------------------------- */
+typedef ULONG ACCESS_MASK, *PACCESS_MASK;
+#define DELETE 0x00010000L
+#define SYNCHRONIZE 0x00100000L
+#define STANDARD_RIGHTS_REQUIRED 0x000F0000L
+#define THREAD_ALL_ACCESS (STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0xFFFF)
+
+#define OBJ_INHERIT 0x00000002L
+#define OBJ_CASE_INSENSITIVE 0x00000040L
+#define OBJ_KERNEL_HANDLE 0x00000200L
+
+typedef struct _OBJECT_ATTRIBUTES {
+    ULONG Length;
+    HANDLE RootDirectory;
+    PUNICODE_STRING ObjectName;
+    ULONG Attributes;
+    PVOID SecurityDescriptor;
+    PVOID SecurityQualityOfService;
+} OBJECT_ATTRIBUTES, *POBJECT_ATTRIBUTES;
+
+#define InitializeObjectAttributes(p, n, a, r, s)                                                  \
+    do {                                                                                            \
+        (p)->Length = sizeof(OBJECT_ATTRIBUTES);                                                    \
+        (p)->RootDirectory = (r);                                                                   \
+        (p)->Attributes = (a);                                                                      \
+        (p)->ObjectName = (n);                                                                      \
+        (p)->SecurityDescriptor = (s);                                                              \
+        (p)->SecurityQualityOfService = NULL;                                                       \
+    } while (0)
+
+typedef struct _CLIENT_ID {
+    HANDLE UniqueProcess;
+    HANDLE UniqueThread;
+} CLIENT_ID, *PCLIENT_ID;
+
+typedef struct _OBJECT_HANDLE_INFORMATION {
+    ULONG HandleAttributes;
+    ACCESS_MASK GrantedAccess;
+} OBJECT_HANDLE_INFORMATION, *POBJECT_HANDLE_INFORMATION;
+
+typedef struct _KTHREAD *PKTHREAD, *PRKTHREAD, *PETHREAD;
+typedef struct _OBJECT_TYPE *POBJECT_TYPE;
+extern NTKERNELAPI POBJECT_TYPE *PsThreadType;
+
+typedef VOID NTAPI KSTART_ROUTINE(PVOID StartContext);
+typedef KSTART_ROUTINE *PKSTART_ROUTINE;
+
+/* A system thread runs StartRoutine at PASSIVE_LEVEL in kernel mode; an exception it does not handle
+ * is STOP 0x7E. Its thread object is signalled when it ends (by returning or PsTerminateSystemThread).
+ * ProcessHandle must be NULL or NtCurrentProcess(): ntmem has one process. */
+NTKERNELAPI NTSTATUS NTAPI PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess,
+                                                POBJECT_ATTRIBUTES ObjectAttributes, HANDLE ProcessHandle,
+                                                PCLIENT_ID ClientId, PKSTART_ROUTINE StartRoutine, PVOID StartContext);
+/* Ends the calling system thread; STATUS_INVALID_PARAMETER when the caller is not one. */
+NTKERNELAPI NTSTATUS NTAPI PsTerminateSystemThread(NTSTATUS ExitStatus);
+NTKERNELAPI PETHREAD NTAPI PsGetCurrentThread(VOID);
+NTKERNELAPI PKTHREAD NTAPI KeGetCurrentThread(VOID);
+NTKERNELAPI HANDLE NTAPI PsGetCurrentThreadId(VOID);
+NTKERNELAPI HANDLE NTAPI PsGetThreadId(PETHREAD Thread);
+NTKERNELAPI BOOLEAN NTAPI PsIsSystemThread(PETHREAD Thread);
+
+/* Handles name thread objects (the only objects with handles here). */
+NTKERNELAPI NTSTATUS NTAPI ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType,
+                                                     KPROCESSOR_MODE AccessMode, PVOID *Object,
+                                                     POBJECT_HANDLE_INFORMATION HandleInformation);
+NTKERNELAPI LONG_PTR FASTCALL ObfReferenceObject(PVOID Object);
+NTKERNELAPI LONG_PTR FASTCALL ObfDereferenceObject(PVOID Object);
+#define ObReferenceObject(o) ObfReferenceObject(o)
+#define ObDereferenceObject(o) ObfDereferenceObject(o)
+NTSYSAPI NTSTATUS NTAPI ZwClose(HANDLE Handle);
+NTSYSAPI NTSTATUS NTAPI NtClose(HANDLE Handle);
 
 /* ---- system address space --------------------------------------------------------------------- */
 extern NTKERNELAPI PVOID MmSystemRangeStart;
@@ -534,6 +655,8 @@ typedef struct _NTMEM_THREAD_STATE {
     PVOID SehFrames;        /* innermost __try frame */
     PVOID SehReturn;        /* where a filter or an unwinding __finally returns to the dispatcher */
     PVOID DispatchStack;    /* where exceptions are dispatched, outside the thread's stack */
+    PVOID ThreadObject;     /* this thread's KTHREAD, made when first asked for */
+    UCHAR SystemThread;     /* made by PsCreateSystemThread */
 } NTMEM_THREAD_STATE;
 
 #ifdef __cplusplus

@@ -184,10 +184,14 @@ static const KIP_BUGCHECK KipBugChecks[] = {
     {0x7A, "KERNEL_DATA_INPAGE_ERROR", "a page of kernel data could not be read back from the paging "
      "file", NULL, 0},
     {0x7E, "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED",
-     "a system thread raised an exception that no handler caught (P1 exception code, P2 address)", NULL, 0},
+     "a system thread raised an exception that no handler caught (P1 exception code, P2 address, P3 "
+     "exception record, P4 context record)", NULL, 0},
     {0x7F, "UNEXPECTED_KERNEL_MODE_TRAP", "the processor raised a trap that the kernel cannot handle",
      NULL, 0},
     {0x8E, "KERNEL_MODE_EXCEPTION_NOT_HANDLED", "a kernel-mode exception was not handled", NULL, 0},
+    {0x93, "INVALID_KERNEL_HANDLE",
+     "kernel code closed a handle that is not valid (P1 handle, P2 1 for an invalid handle, 0 for a "
+     "protected one)", NULL, 0},
     {0xBE, "ATTEMPTED_WRITE_TO_READONLY_MEMORY", "a driver wrote to read-only memory (P1 address)",
      NULL, 0},
     {0xC1, "SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION",

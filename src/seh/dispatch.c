@@ -202,8 +202,9 @@ PCSTR RtlpExceptionName(NTSTATUS code)
     }
 }
 
-/* User mode: say what and where, then SIGABRT. Kernel mode: bug check 0x1E. */
-void RtlpReportUnhandled(PEXCEPTION_RECORD record)
+/* User mode: say what and where, then SIGABRT. Kernel mode: bug check 0x7E on a system thread (P3/P4
+ * the record and context), 0x1E on any other (P3/P4 the record's first two parameters). */
+void RtlpReportUnhandled(PEXCEPTION_RECORD record, PCONTEXT context)
 {
     PCSTR name = RtlpExceptionName(record->ExceptionCode);
     if (ntmem_get_thread_mode() == UserMode) {
@@ -224,6 +225,12 @@ void RtlpReportUnhandled(PEXCEPTION_RECORD record)
         }
         OsAbort();
     }
+    if (KiThread.SystemThread)
+        KiBugCheckWithReason(SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, (ULONG_PTR)(ULONG)record->ExceptionCode,
+                             (ULONG_PTR)record->ExceptionAddress, (ULONG_PTR)record, (ULONG_PTR)context,
+                             "exception 0x%08X%s%s%s at %p was not handled by the system thread that raised it",
+                             (unsigned)record->ExceptionCode, name ? " (" : "", name ? name : "", name ? ")" : "",
+                             record->ExceptionAddress);
     KiBugCheckWithReason(KMODE_EXCEPTION_NOT_HANDLED, (ULONG_PTR)(ULONG)record->ExceptionCode,
                          (ULONG_PTR)record->ExceptionAddress, record->ExceptionInformation[0],
                          record->ExceptionInformation[1],
@@ -246,7 +253,7 @@ BOOLEAN RtlpTopLevelFilterContinues(PEXCEPTION_RECORD record, PCONTEXT context)
 void RtlpUnhandledException(PEXCEPTION_RECORD record, PCONTEXT context)
 {
     if (!RtlpTopLevelFilterContinues(record, context))
-        RtlpReportUnhandled(record);
+        RtlpReportUnhandled(record, context);
 }
 
 WINBASEAPI LPTOP_LEVEL_EXCEPTION_FILTER WINAPI SetUnhandledExceptionFilter(LPTOP_LEVEL_EXCEPTION_FILTER filter)

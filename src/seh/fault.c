@@ -16,6 +16,7 @@
 void KiPrepareThreadForExceptions(void)
 {
     OsEnsureAltStack();
+    RtlpDispatchStackTop(0); /* made here, not in the first fault's signal handler */
 }
 
 static NTSTATUS KiFpeStatus(int code)
@@ -171,7 +172,9 @@ static void KiFaultSignal(int sig, siginfo_t *info, void *ucontext)
     }
     if (OsChainFault(sig, info, ucontext))
         return; /* not ours: a sanitizer or the program had a handler first */
-    RtlpReportUnhandled(&record);
+    CONTEXT context;
+    KiContextFromSignal(ucontext, &context);
+    RtlpReportUnhandled(&record, &context);
 }
 
 __attribute__((constructor)) static void KiInstallFaultHandlers(void)

@@ -1,5 +1,6 @@
 /* frames.c - __try frames: their life cycle, and the search and unwind phases over them. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -293,14 +294,39 @@ RTLP_DISPATCH_PATH LONG RtlpDispatchFrames(PEXCEPTION_RECORD record, PCONTEXT co
 
 /* ---- the dispatch stack -------------------------------------------------------------------------- */
 
+static pthread_key_t RtlpSehKey;
+static pthread_once_t RtlpSehKeyOnce = PTHREAD_ONCE_INIT;
+
+/* A thread that dispatched exceptions leaves: its dispatch stack and save areas go. */
+static void RtlpSehThreadExit(void *stack)
+{
+    munmap(stack, RTLP_DISPATCH_STACK);
+    KiThread.DispatchStack = NULL;
+    for (ULONG i = 0; i <= RTLP_MAX_NESTING; i++) {
+        if (RtlpSehThread.Save[i] != NULL)
+            munmap(RtlpSehThread.Save[i], RtlpSehThread.SaveSize[i]);
+        RtlpSehThread.Save[i] = NULL;
+        RtlpSehThread.SaveSize[i] = 0;
+    }
+}
+
+static void RtlpCreateSehKey(void)
+{
+    pthread_key_create(&RtlpSehKey, RtlpSehThreadExit);
+}
+
 static PUCHAR RtlpDispatchStackBase(void)
 {
     if (KiThread.DispatchStack == NULL) {
+        /* First made outside signal handlers: threads prepare for exceptions (and so make this)
+         * when they first use ntmem, before anything can fault. */
         void *stack = mmap(NULL, RTLP_DISPATCH_STACK, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (stack == MAP_FAILED)
             RtlpMisuse("no memory for the exception dispatch stack");
         KiThread.DispatchStack = stack;
+        pthread_once(&RtlpSehKeyOnce, RtlpCreateSehKey);
+        pthread_setspecific(RtlpSehKey, stack);
     }
     return KiThread.DispatchStack;
 }

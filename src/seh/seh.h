@@ -51,8 +51,9 @@ NTMEM_HIDDEN BOOLEAN RtlpExceptionsWanted(void);
 /* The top-level filter's say on an exception nothing else took (user mode only): TRUE to continue
  * execution; EXCEPTION_EXECUTE_HANDLER ends the process. */
 NTMEM_HIDDEN BOOLEAN RtlpTopLevelFilterContinues(PEXCEPTION_RECORD Record, PCONTEXT Context);
-/* No one took the exception: a report and SIGABRT in user mode, bug check 0x1E in kernel mode. */
-NTMEM_HIDDEN DECLSPEC_NORETURN void RtlpReportUnhandled(PEXCEPTION_RECORD Record);
+/* No one took the exception: a report and SIGABRT in user mode, bug check 0x7E on a system thread,
+ * 0x1E on another kernel-mode thread. */
+NTMEM_HIDDEN DECLSPEC_NORETURN void RtlpReportUnhandled(PEXCEPTION_RECORD Record, PCONTEXT Context);
 /* Both of the above in order: returns only when the top-level filter continues execution. */
 NTMEM_HIDDEN void RtlpUnhandledException(PEXCEPTION_RECORD Record, PCONTEXT Context);
 /* Gives the calling thread what exception dispatch needs (an alternate signal stack). */
