@@ -118,6 +118,11 @@ NTMEM_API VOID ntmem_set_lookaside_period(ULONG Milliseconds);
 #define NTMEM_VERIFIER_POOL_TRACKING 0x00000008
 /* Replaces the verifier switches; NTMEM_VERIFIER in the environment sets them at start-up. Returns
  * the previous switches. With any switch on, lookaside misuse is STOP 0xC4 (0xCA-0xCD). */
+/* The commit limit for virtual memory, in bytes (default: physical memory plus swap, or
+ * NTMEM_COMMIT_LIMIT); returns the previous one. Commits beyond it fail with STATUS_COMMITMENT_LIMIT
+ * (ERROR_COMMITMENT_LIMIT). */
+NTMEM_API SIZE_T ntmem_set_commit_limit(SIZE_T Bytes);
+
 NTMEM_API ULONG ntmem_set_verifier_flags(ULONG Flags);
 NTMEM_API ULONG ntmem_get_verifier_flags(VOID);
 

@@ -353,6 +353,33 @@ NTKERNELAPI HANDLE NTAPI PsGetCurrentProcessId(VOID);
 #define NtCurrentProcess() ((HANDLE)(LONG_PTR)-1)
 #define ZwCurrentProcess() NtCurrentProcess()
 
+/* ---- virtual memory of the current process (the Nt and Zw forms are the same routines) ---------- */
+/* The Win32 error code for an NTSTATUS, as the Win32 routines report failures through GetLastError. */
+NTSYSAPI ULONG NTAPI RtlNtStatusToDosError(NTSTATUS Status);
+
+typedef enum _MEMORY_INFORMATION_CLASS {
+    MemoryBasicInformation = 0
+} MEMORY_INFORMATION_CLASS;
+
+NTSYSAPI NTSTATUS NTAPI NtAllocateVirtualMemory(HANDLE ProcessHandle, PVOID *BaseAddress, ULONG_PTR ZeroBits,
+                                                PSIZE_T RegionSize, ULONG AllocationType, ULONG Protect);
+NTSYSAPI NTSTATUS NTAPI NtFreeVirtualMemory(HANDLE ProcessHandle, PVOID *BaseAddress, PSIZE_T RegionSize,
+                                            ULONG FreeType);
+NTSYSAPI NTSTATUS NTAPI NtProtectVirtualMemory(HANDLE ProcessHandle, PVOID *BaseAddress, PSIZE_T RegionSize,
+                                               ULONG NewProtect, PULONG OldProtect);
+NTSYSAPI NTSTATUS NTAPI NtQueryVirtualMemory(HANDLE ProcessHandle, PVOID BaseAddress,
+                                             MEMORY_INFORMATION_CLASS MemoryInformationClass, PVOID MemoryInformation,
+                                             SIZE_T MemoryInformationLength, PSIZE_T ReturnLength);
+NTSYSAPI NTSTATUS NTAPI ZwAllocateVirtualMemory(HANDLE ProcessHandle, PVOID *BaseAddress, ULONG_PTR ZeroBits,
+                                                PSIZE_T RegionSize, ULONG AllocationType, ULONG Protect);
+NTSYSAPI NTSTATUS NTAPI ZwFreeVirtualMemory(HANDLE ProcessHandle, PVOID *BaseAddress, PSIZE_T RegionSize,
+                                            ULONG FreeType);
+NTSYSAPI NTSTATUS NTAPI ZwProtectVirtualMemory(HANDLE ProcessHandle, PVOID *BaseAddress, PSIZE_T RegionSize,
+                                               ULONG NewProtect, PULONG OldProtect);
+NTSYSAPI NTSTATUS NTAPI ZwQueryVirtualMemory(HANDLE ProcessHandle, PVOID BaseAddress,
+                                             MEMORY_INFORMATION_CLASS MemoryInformationClass, PVOID MemoryInformation,
+                                             SIZE_T MemoryInformationLength, PSIZE_T ReturnLength);
+
 /* ---- dispatcher objects and waits ---------------------------------------------------------------
  * Events and threads are the dispatcher objects ntmem has; KeWaitForSingleObject waits on either. */
 typedef LONG KPRIORITY;

@@ -1,6 +1,8 @@
-/* sysinfo.c - ZwQuerySystemInformation (basic, pool tags) and the poolmon-style report at exit. */
+/* sysinfo.c - ZwQuerySystemInformation (basic, performance, pool tags) and the poolmon-style report at exit. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "ex/pool.h"
@@ -26,6 +28,84 @@ static NTSTATUS ExpQueryBasic(PVOID buffer, ULONG length, PULONG return_length)
     b->MaximumUserModeAddress = (ULONG_PTR)MmHighestUserAddress;
     b->ActiveProcessorsAffinityMask = cpus >= 64 ? ~(ULONG_PTR)0 : (((ULONG_PTR)1 << cpus) - 1);
     b->NumberOfProcessors = (CCHAR)(cpus > 127 ? 127 : cpus);
+    return STATUS_SUCCESS;
+}
+
+/* Windows 8 and later's size; the fields we fill sit where Windows has them. */
+_Static_assert(sizeof(SYSTEM_PERFORMANCE_INFORMATION) == 0x158, "SYSTEM_PERFORMANCE_INFORMATION is 0x158 bytes");
+_Static_assert(offsetof(SYSTEM_PERFORMANCE_INFORMATION, AvailablePages) == 0x2C, "AvailablePages at 0x2C");
+_Static_assert(offsetof(SYSTEM_PERFORMANCE_INFORMATION, CcTotalDirtyPages) == 0x138, "Windows 8 fields at 0x138");
+
+static ULONG ExpClampPages(uint64_t pages)
+{
+    return pages > 0xFFFFFFFFu ? 0xFFFFFFFFu : (ULONG)pages;
+}
+
+/* The host's idea of available memory: MemAvailable (free memory plus what the kernel can reclaim at
+ * once, the closest match to Windows' standby + free + zeroed lists). Kernels before 3.14 lack it;
+ * there the free memory is the best we have. */
+static uint64_t ExpAvailablePhysicalBytes(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    unsigned long long kb = 0;
+    int found = 0;
+    if (f != NULL) {
+        char line[128];
+        while (!found && fgets(line, sizeof line, f) != NULL)
+            found = sscanf(line, "MemAvailable: %llu kB", &kb) == 1;
+        fclose(f);
+    }
+    if (found)
+        return (uint64_t)kb * 1024;
+    struct sysinfo si;
+    return sysinfo(&si) == 0 ? (uint64_t)si.freeram * si.mem_unit : 0;
+}
+
+static ULONG64 ExpPoolRegionPages(MI_REGION_ID id)
+{
+    MI_REGION *r = &MiSystemSpace.Regions[id];
+    pthread_mutex_lock(&r->Lock);
+    SIZE_T pages = r->CommittedPages;
+    pthread_mutex_unlock(&r->Lock);
+    return pages;
+}
+
+/* Memory counters only: there is no I/O, cache manager or scheduler here, so those fields stay 0. */
+static NTSTATUS ExpQueryPerformance(PVOID buffer, ULONG length, PULONG return_length)
+{
+    if (return_length != NULL)
+        *return_length = sizeof(SYSTEM_PERFORMANCE_INFORMATION);
+    if (length < sizeof(SYSTEM_PERFORMANCE_INFORMATION))
+        return STATUS_INFO_LENGTH_MISMATCH;
+    SYSTEM_PERFORMANCE_INFORMATION *p = buffer;
+    memset(p, 0, sizeof *p);
+    p->AvailablePages = ExpClampPages(ExpAvailablePhysicalBytes() >> PAGE_SHIFT);
+    MI_COMMIT_INFO commit;
+    MiQueryCommit(&commit);
+    p->CommittedPages = ExpClampPages(commit.CommittedPages);
+    p->CommitLimit = ExpClampPages(commit.LimitPages);
+    p->PeakCommitment = ExpClampPages(commit.PeakPages);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        p->PageFaultCount = (ULONG)(ru.ru_minflt + ru.ru_majflt);
+    p->NonPagedPoolPages = ExpClampPages(ExpPoolRegionPages(MiNonPagedPoolRegion));
+    p->PagedPoolPages = ExpClampPages(ExpPoolRegionPages(MiPagedPoolRegion));
+    /* Allocation counts live per tag (per thread, without locks); their sums are the pool's. */
+    EXP_TAG_COUNTS *tags;
+    ULONG count = ExpSnapshotTags(&tags);
+    ULONG64 allocs[EXP_POOL_COUNT] = {0}, frees[EXP_POOL_COUNT] = {0};
+    for (ULONG i = 0; i < count; i++) {
+        for (ULONG pool = 0; pool < EXP_POOL_COUNT; pool++) {
+            allocs[pool] += tags[i].Allocs[pool];
+            frees[pool] += tags[i].Frees[pool];
+        }
+    }
+    free(tags);
+    /* Windows' counters are ULONGs that wrap; so do these. */
+    p->NonPagedPoolAllocs = (ULONG)allocs[0];
+    p->NonPagedPoolFrees = (ULONG)frees[0];
+    p->PagedPoolAllocs = (ULONG)allocs[1];
+    p->PagedPoolFrees = (ULONG)frees[1];
     return STATUS_SUCCESS;
 }
 
@@ -67,6 +147,8 @@ NTSYSAPI NTSTATUS NTAPI ZwQuerySystemInformation(SYSTEM_INFORMATION_CLASS cls, P
     switch (cls) {
     case SystemBasicInformation:
         return ExpQueryBasic(buffer, length, return_length);
+    case SystemPerformanceInformation:
+        return ExpQueryPerformance(buffer, length, return_length);
     case SystemPoolTagInformation:
         return ExpQueryPoolTags(buffer, length, return_length);
     default:

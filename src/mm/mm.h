@@ -120,4 +120,17 @@ static inline void MiEnsureInitialized(void)
         MiInitializeSystemSpace();
 }
 
+/* ---- the commit charge (commit.c) ------------------------------------------------------------- */
+typedef struct _MI_COMMIT_INFO {
+    SIZE_T CommittedPages; /* charged now (the process's and, with one process, the system's) */
+    SIZE_T PeakPages;
+    SIZE_T LimitPages;
+} MI_COMMIT_INFO, *PMI_COMMIT_INFO;
+
+/* Charges Pages against the commit limit: STATUS_COMMITMENT_LIMIT when they do not fit. */
+NTMEM_HIDDEN NTSTATUS MiChargeCommit(SIZE_T Pages);
+NTMEM_HIDDEN void MiReturnCommit(SIZE_T Pages);
+NTMEM_HIDDEN SIZE_T MiCommitLimit(void);
+NTMEM_HIDDEN void MiQueryCommit(PMI_COMMIT_INFO Info);
+
 #endif /* NTMEM_MM_H */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -70,6 +71,12 @@ uint64_t OsPhysicalMemory(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES);
     return pages > 0 ? (uint64_t)pages * OsPageSize() : (uint64_t)1 << 30;
+}
+
+uint64_t OsSwapSize(void)
+{
+    struct sysinfo si;
+    return sysinfo(&si) == 0 ? (uint64_t)si.totalswap * si.mem_unit : 0;
 }
 
 unsigned OsProcessorCount(void)

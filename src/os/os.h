@@ -14,6 +14,7 @@ int OsDecommit(void *address, size_t size);                  /* drop contents, b
 int OsProtect(void *address, size_t size, int prot);         /* PROT_* values */
 size_t OsPageSize(void);
 uint64_t OsPhysicalMemory(void);
+uint64_t OsSwapSize(void);                                  /* the host's swap, bytes */
 unsigned OsProcessorCount(void);
 unsigned OsCurrentProcessor(void);
 /* Finds the [stack] mapping's start and the highest other mapping's end below it (/proc/self/maps). */

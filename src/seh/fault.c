@@ -6,6 +6,7 @@
 #include <ucontext.h>
 
 #include "mm/mm.h"
+#include "mm/vad.h"
 #include "os/os.h"
 #include "seh/seh.h"
 
@@ -126,6 +127,9 @@ RTLP_DISPATCH_PATH static DECLSPEC_NORETURN void KiDispatchFault(KI_FAULT *fault
         }
         RtlpContinue(&context, fault->Xsave);
     }
+    /* A guard page's guard is gone now, so running the access again would not fault: report it here. */
+    if (fault->Record.ExceptionCode == STATUS_GUARD_PAGE_VIOLATION)
+        RtlpReportUnhandled(&fault->Record, &fault->Context);
     /* Nothing took it. Run the instruction again with nothing left to dispatch to, so the signal
      * handler reports it (or passes it to whoever handled faults before us) from where it happened.
      * Should it not fault again - a declining filter fixed its cause - the flag only outlives it
@@ -162,6 +166,15 @@ static void KiFaultSignal(int sig, siginfo_t *info, void *ucontext)
     ucontext_t *uc = ucontext;
     EXCEPTION_RECORD record;
     KiRecordFromSignal(sig, info, uc, &record);
+    if (record.ExceptionCode == STATUS_ACCESS_VIOLATION) {
+        /* Virtual memory's own faults first: first writes to write-watched pages are recorded and
+         * resumed; a guard page loses its guard and the access becomes a guard-page exception. */
+        MI_FAULT_RESULT vm = MiResolveUserFault((PVOID)record.ExceptionInformation[1], record.ExceptionInformation[0] == 1);
+        if (vm == MI_FAULT_RESOLVED)
+            return;
+        if (vm == MI_FAULT_GUARD)
+            record.ExceptionCode = STATUS_GUARD_PAGE_VIOLATION;
+    }
     KiCheckSystemSpaceFault(&record);
     BOOLEAN again = RtlpSehThread.PassRip == (ULONG64)uc->uc_mcontext.gregs[REG_RIP] &&
                     RtlpSehThread.PassAddress == record.ExceptionInformation[1];
