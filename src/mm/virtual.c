@@ -68,11 +68,29 @@ SIZE_T MiCommittedIn(const MI_VAD *v, SIZE_T first, SIZE_T count)
 
 /* ---- reserve and commit --------------------------------------------------------------------------- */
 
-/* Maps a reservation: at Base exactly, or (Base NULL) where there is room, 64 KB aligned. */
-static NTSTATUS MiMapReservation(PUCHAR *base, SIZE_T bytes, ULONG type, ULONG zero_bits)
+/* Where the next reservation without an address is tried first: Linux fills address space top down,
+ * so the 64 KB unit below the last reservation (or the one just released) is usually free, and one
+ * mmap lands there aligned. Guarded by the VAD lock. */
+static PUCHAR MiNextHint;
+
+static int MiTryMap(PUCHAR at, SIZE_T bytes, int prot)
+{
+    void *p = mmap(at, bytes, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED)
+        return errno;
+    if ((PUCHAR)p != at) { /* kernels before 4.17 take the flag as a hint */
+        munmap(p, bytes);
+        return EEXIST;
+    }
+    return 0;
+}
+
+/* Maps a reservation with host protection Prot: at Base exactly, or (Base NULL) where there is room,
+ * 64 KB aligned. Lock held. */
+static NTSTATUS MiMapReservation(PUCHAR *base, SIZE_T bytes, ULONG type, ULONG zero_bits, int prot)
 {
     if (type & MEM_LARGE_PAGES) {
-        void *p = mmap(*base, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (*base ? MAP_FIXED_NOREPLACE : 0),
+        void *p = mmap(*base, bytes, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (*base ? MAP_FIXED_NOREPLACE : 0),
                        -1, 0);
         if (p == MAP_FAILED)
             return errno == EEXIST ? STATUS_CONFLICTING_ADDRESSES : STATUS_INSUFFICIENT_RESOURCES;
@@ -80,7 +98,7 @@ static NTSTATUS MiMapReservation(PUCHAR *base, SIZE_T bytes, ULONG type, ULONG z
         return STATUS_SUCCESS;
     }
     if (*base != NULL)
-        return OsReserveFixed(*base, bytes) == 0 ? STATUS_SUCCESS : STATUS_CONFLICTING_ADDRESSES;
+        return MiTryMap(*base, bytes, prot) == 0 ? STATUS_SUCCESS : STATUS_CONFLICTING_ADDRESSES;
     if ((type & MEM_TOP_DOWN) || zero_bits != 0) {
         /* Placement Linux will not choose by itself: search the address space. */
         ULONG_PTR high = MiHighestUser() + 1;
@@ -91,24 +109,32 @@ static NTSTATUS MiMapReservation(PUCHAR *base, SIZE_T bytes, ULONG type, ULONG z
                                       (type & MEM_TOP_DOWN) != 0);
             if (at == NULL)
                 return STATUS_NO_MEMORY;
-            if (OsReserveFixed(at, bytes) == 0) {
+            if (MiTryMap(at, bytes, prot) == 0) {
                 *base = at;
                 return STATUS_SUCCESS;
             }
         }
         return STATUS_NO_MEMORY;
     }
-    /* Over-reserve by the granularity and trim to a 64 KB boundary. */
-    void *p;
-    if (OsReserve(NULL, bytes + MI_ALLOCATION_GRANULARITY, &p) != 0)
+    SIZE_T span = ALIGN_UP_BY(bytes, MI_ALLOCATION_GRANULARITY);
+    if (MiNextHint != NULL && (ULONG_PTR)MiNextHint >= MI_LOWEST_USER_ADDRESS + span &&
+        (ULONG_PTR)MiNextHint + span - 1 <= MiHighestUser() && MiTryMap(MiNextHint, bytes, prot) == 0) {
+        *base = MiNextHint;
+        MiNextHint -= span;
+        return STATUS_SUCCESS;
+    }
+    /* Otherwise over-reserve by the granularity and trim to a 64 KB boundary. */
+    PUCHAR p = mmap(NULL, bytes + MI_ALLOCATION_GRANULARITY, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
         return STATUS_NO_MEMORY;
     PUCHAR aligned = (PUCHAR)ALIGN_UP_BY(p, MI_ALLOCATION_GRANULARITY);
-    if (aligned > (PUCHAR)p)
-        OsRelease(p, (SIZE_T)(aligned - (PUCHAR)p));
-    PUCHAR tail = aligned + bytes, end = (PUCHAR)p + bytes + MI_ALLOCATION_GRANULARITY;
+    if (aligned > p)
+        OsRelease(p, (SIZE_T)(aligned - p));
+    PUCHAR tail = aligned + bytes, end = p + bytes + MI_ALLOCATION_GRANULARITY;
     if (end > tail)
         OsRelease(tail, (SIZE_T)(end - tail));
     *base = aligned;
+    MiNextHint = aligned - span;
     return STATUS_SUCCESS;
 }
 
@@ -150,12 +176,18 @@ static NTSTATUS MiReserve(PVOID *base_io, PSIZE_T size_io, ULONG type, ULONG pro
     /* Charge first: a reservation that cannot be committed is not made at all. */
     if ((type & MEM_COMMIT) && !NT_SUCCESS(MiChargeCommit(pages)))
         return STATUS_COMMITMENT_LIMIT;
+    /* Committed pages are mapped with their protection at once (write-watched ones without write). */
+    int prot = PROT_NONE;
+    if (type & MEM_COMMIT) {
+        MI_VAD probe = {.Flags = flags};
+        prot = MiHostProtection(&probe, 0, 1, protect);
+    }
     MiLockVads();
     NTSTATUS status = STATUS_SUCCESS;
     if (given != NULL && MiRangeOverlapsVad(base, bytes))
         status = STATUS_CONFLICTING_ADDRESSES;
     else
-        status = MiMapReservation(&base, bytes, type, zero_bits); /* base is NULL when none was given */
+        status = MiMapReservation(&base, bytes, type, zero_bits, prot); /* base is NULL when none was given */
     MI_VAD *v = NULL;
     if (NT_SUCCESS(status)) {
         v = MiCreateVad(base, pages, protect, flags);
@@ -166,7 +198,7 @@ static NTSTATUS MiReserve(PVOID *base_io, PSIZE_T size_io, ULONG type, ULONG pro
     }
     if (NT_SUCCESS(status) && (type & MEM_COMMIT)) {
         v->CommittedPages = pages;
-        if (!MiSetRunState(v, 0, pages, 1, protect) || MiApplyProtection(v, 0, pages) != 0) {
+        if (!MiSetRunState(v, 0, pages, 1, protect)) {
             MiDeleteVad(v);
             OsRelease(base, bytes);
             status = STATUS_NO_MEMORY;
@@ -332,6 +364,8 @@ NTSTATUS NTAPI NtFreeVirtualMemory(HANDLE process, PVOID *base_io, PSIZE_T size_
         }
         SIZE_T committed = v->CommittedPages;
         OsRelease(v->Start, v->Pages << PAGE_SHIFT);
+        if (!(v->Flags & MI_VAD_LARGE_PAGES))
+            MiNextHint = v->Start; /* free again, aligned: the next reservation's first try */
         MiDeleteVad(v);
         MiUnlockVads();
         MiReturnCommit(committed);
