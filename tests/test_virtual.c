@@ -12,6 +12,8 @@
 #include <ntddk.h>
 #include <windows.h>
 
+#include "death.h"
+
 #define KB 1024
 #define MB (1024 * 1024)
 
@@ -660,6 +662,110 @@ START_TEST(random_operations_match_a_reference_model)
 }
 END_TEST
 
+START_TEST(nt_routines_report_their_statuses)
+{
+    PVOID base = NULL;
+    SIZE_T size = 0x20000;
+    ck_assert_int_eq(ZwAllocateVirtualMemory(NtCurrentProcess(), &base, 0, &size, MEM_RESERVE, PAGE_READWRITE),
+                     STATUS_SUCCESS);
+    ck_assert_uint_eq(size, 0x20000);
+    PUCHAR p = base;
+    PVOID b = p + 0x1000;
+    SIZE_T s = 0;
+    ck_assert_int_eq(NtFreeVirtualMemory(NtCurrentProcess(), &b, &s, MEM_RELEASE), STATUS_FREE_VM_NOT_AT_BASE);
+    b = p;
+    s = 0x1000;
+    ck_assert_int_eq(NtFreeVirtualMemory(NtCurrentProcess(), &b, &s, MEM_RELEASE), STATUS_UNABLE_TO_FREE_VM);
+    b = p + 0x1F000;
+    s = 0x2000;
+    ck_assert_int_eq(NtFreeVirtualMemory(NtCurrentProcess(), &b, &s, MEM_DECOMMIT), STATUS_UNABLE_TO_DECOMMIT_VM);
+    b = p;
+    s = 0x1000;
+    ULONG old;
+    ck_assert_int_eq(ZwProtectVirtualMemory(NtCurrentProcess(), &b, &s, PAGE_READONLY, &old), STATUS_NOT_COMMITTED);
+    b = p + 0x1800;
+    s = 0x10;
+    ck_assert_int_eq(NtAllocateVirtualMemory(NtCurrentProcess(), &b, 0, &s, MEM_COMMIT, PAGE_READWRITE), STATUS_SUCCESS);
+    ck_assert_ptr_eq(b, p + 0x1000); /* rounded to the page */
+    ck_assert_uint_eq(s, 0x1000);
+    MEMORY_BASIC_INFORMATION m;
+    SIZE_T got = 0;
+    ck_assert_int_eq(ZwQueryVirtualMemory(NtCurrentProcess(), p + 0x1000, MemoryBasicInformation, &m, sizeof m, &got),
+                     STATUS_SUCCESS);
+    ck_assert_uint_eq(got, sizeof m);
+    ck_assert_uint_eq(m.State, MEM_COMMIT);
+    b = p;
+    s = 0;
+    ck_assert_int_eq(ZwFreeVirtualMemory(NtCurrentProcess(), &b, &s, MEM_RELEASE), STATUS_SUCCESS);
+    ck_assert_uint_eq(s, 0x20000);
+    b = p;
+    s = 0;
+    ck_assert_int_eq(NtFreeVirtualMemory(NtCurrentProcess(), &b, &s, MEM_RELEASE), STATUS_MEMORY_NOT_ALLOCATED);
+    ck_assert_int_eq(NtFreeVirtualMemory(NtCurrentProcess(), &b, &s, MEM_FREE), STATUS_INVALID_PARAMETER_4);
+}
+END_TEST
+
+START_TEST(the_ex_forms_take_only_the_current_process)
+{
+    HANDLE other = (HANDLE)(ULONG_PTR)0x44;
+    SetLastError(0);
+    ck_assert_ptr_null(VirtualAllocEx(other, NULL, 4096, MEM_COMMIT, PAGE_READWRITE));
+    ck_assert_uint_eq(GetLastError(), ERROR_INVALID_HANDLE);
+    PUCHAR p = VirtualAllocEx(GetCurrentProcess(), NULL, 4096, MEM_COMMIT, PAGE_READWRITE);
+    ck_assert_ptr_nonnull(p);
+    DWORD old;
+    ck_assert(!VirtualProtectEx(other, p, 4096, PAGE_READONLY, &old));
+    ck_assert_uint_eq(GetLastError(), ERROR_INVALID_HANDLE);
+    ck_assert(VirtualProtectEx(GetCurrentProcess(), p, 4096, PAGE_READONLY, &old));
+    MEMORY_BASIC_INFORMATION m;
+    ck_assert_uint_eq(VirtualQueryEx(other, p, &m, sizeof m), 0);
+    ck_assert_uint_eq(GetLastError(), ERROR_INVALID_HANDLE);
+    ck_assert_uint_eq(VirtualQueryEx(GetCurrentProcess(), p, &m, sizeof m), sizeof m);
+    ck_assert_uint_eq(m.Protect, PAGE_READONLY);
+    ck_assert(FlushInstructionCache(GetCurrentProcess(), p, 4096));
+    ck_assert(!FlushInstructionCache(other, p, 4096));
+    ck_assert(!VirtualFreeEx(other, p, 0, MEM_RELEASE));
+    ck_assert_uint_eq(GetLastError(), ERROR_INVALID_HANDLE);
+    ck_assert(VirtualFreeEx(GetCurrentProcess(), p, 0, MEM_RELEASE));
+}
+END_TEST
+
+#if defined(__SANITIZE_THREAD__)
+#define SKIP_HARDWARE_DEATH_UNDER_TSAN() return /* TSan's own deadly-signal handler takes over */
+#else
+#define SKIP_HARDWARE_DEATH_UNDER_TSAN() ((void)0)
+#endif
+
+static void guard_nobody_takes(void *with_frame)
+{
+    volatile PUCHAR p = VirtualAlloc(NULL, 4096, MEM_COMMIT, PAGE_READWRITE | PAGE_GUARD);
+    if (with_frame != NULL) {
+        __try {
+            p[16] = 1;
+        } __except (GetExceptionCode() == STATUS_ACCESS_VIOLATION) {
+        }
+    } else {
+        p[16] = 1;
+    }
+    fprintf(stderr, "the store went through\n");
+}
+
+START_TEST(an_unhandled_guard_page_violation_is_stop_1e_with_its_code)
+{
+    SKIP_HARDWARE_DEATH_UNDER_TSAN();
+    static death_result r;
+    for (int with_frame = 0; with_frame < 2; with_frame++) {
+        death_run(guard_nobody_takes, with_frame ? (void *)1 : NULL, &r);
+        ck_assert_msg(r.parsed, "%s", r.output);
+        ck_assert_uint_eq(r.code, KMODE_EXCEPTION_NOT_HANDLED);
+        ck_assert_uint_eq(r.p[0], 0x80000001u);
+        ck_assert_uint_eq(r.p[2], 1); /* a write */
+        ck_assert(r.aborted);
+        ck_assert_ptr_null(strstr(r.output, "the store went through"));
+    }
+}
+END_TEST
+
 static Suite *virtual_suite(void)
 {
     Suite *s = suite_create("virtual");
@@ -669,12 +775,15 @@ static Suite *virtual_suite(void)
     tcase_add_test(t, commit_alone_without_an_address_reserves_and_commits);
     tcase_add_test(t, bad_arguments_give_the_documented_errors);
     tcase_add_test(t, write_watch_needs_a_reservation);
+    tcase_add_test(t, nt_routines_report_their_statuses);
+    tcase_add_test(t, the_ex_forms_take_only_the_current_process);
     suite_add_tcase(s, t);
 
     t = tcase_create("protection");
     tcase_add_test(t, protect_splits_and_merges_regions_and_returns_the_old_protection);
     tcase_add_test(t, a_guard_page_raises_once_and_loses_its_guard);
     tcase_add_test(t, a_continued_guard_page_access_completes);
+    tcase_add_test(t, an_unhandled_guard_page_violation_is_stop_1e_with_its_code);
     tcase_add_test(t, write_watch_reports_written_pages_and_resets);
     suite_add_tcase(s, t);
 

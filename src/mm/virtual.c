@@ -376,9 +376,12 @@ NTSTATUS NTAPI NtFreeVirtualMemory(HANDLE process, PVOID *base_io, PSIZE_T size_
             MiUnlockVads();
             return STATUS_NO_MEMORY;
         }
-        if (v->Dirty != NULL)
-            for (SIZE_T p = first; p < first + count; p++)
+        for (SIZE_T p = first; p < first + count; p++) { /* decommitted pages are neither written nor locked */
+            if (v->Dirty != NULL)
                 v->Dirty[p / 64] &= ~(1ULL << (p % 64));
+            if (v->Locked != NULL)
+                v->Locked[p / 64] &= ~(1ULL << (p % 64));
+        }
         if (v->Flags & MI_VAD_LARGE_PAGES)
             OsProtect(start, (SIZE_T)(end - start), PROT_NONE); /* huge pages cannot be dropped one by one */
         else
