@@ -325,7 +325,7 @@ NTSTATUS NTAPI NtFreeVirtualMemory(HANDLE process, PVOID *base_io, PSIZE_T size_
         return STATUS_INVALID_HANDLE;
     if (type != MEM_DECOMMIT && type != MEM_RELEASE)
         return STATUS_INVALID_PARAMETER_4;
-    PUCHAR given = *base_io;
+    PUCHAR given = *base_io; /* read before the lock, like every caller variable */
     SIZE_T size = *size_io;
     if ((ULONG_PTR)given > MiHighestUser())
         return STATUS_INVALID_PARAMETER_2;
@@ -407,6 +407,7 @@ NTSTATUS NTAPI NtProtectVirtualMemory(HANDLE process, PVOID *base_io, PSIZE_T si
         return STATUS_INVALID_PARAMETER_3;
     if ((ULONG_PTR)end - 1 > MiHighestUser())
         return STATUS_INVALID_PARAMETER_2;
+    ULONG previous = 0;
     MiLockVads();
     MI_VAD *v = MiVadForRange(start, (SIZE_T)(end - start));
     NTSTATUS status = STATUS_CONFLICTING_ADDRESSES;
@@ -415,15 +416,16 @@ NTSTATUS NTAPI NtProtectVirtualMemory(HANDLE process, PVOID *base_io, PSIZE_T si
         if (MiCommittedIn(v, first, count) != count) {
             status = STATUS_NOT_COMMITTED;
         } else {
-            ULONG previous = v->Runs[MiRunIndex(v, first)].Protect;
+            previous = v->Runs[MiRunIndex(v, first)].Protect;
             status = MiSetRunState(v, first, count, 1, protect) ? STATUS_SUCCESS : STATUS_NO_MEMORY;
             if (NT_SUCCESS(status) && MiApplyProtection(v, first, count) != 0)
                 status = STATUS_NO_MEMORY;
-            if (NT_SUCCESS(status) && old != NULL)
-                *old = previous;
         }
     }
     MiUnlockVads();
+    /* The caller's variables are written after the lock: they may live in guarded pages. */
+    if (NT_SUCCESS(status) && old != NULL)
+        *old = previous;
     if (NT_SUCCESS(status)) {
         *base_io = start;
         *size_io = (SIZE_T)(end - start);

@@ -268,6 +268,9 @@ WINBASEAPI UINT WINAPI GetWriteWatch(DWORD flags, PVOID address, SIZE_T size, PV
         SetLastError(ERROR_INVALID_PARAMETER);
         return (UINT)-1;
     }
+    /* The addresses are gathered under the VAD lock into memory of our own and copied out after it:
+     * the caller's array may itself be write-watched or guarded, and its fault needs the lock. */
+    ULONG_PTR room = *count;
     SIZE_T first, pages;
     MiLockVads();
     MI_VAD *v = MiWatchRange(address, size, &first, &pages);
@@ -276,15 +279,25 @@ WINBASEAPI UINT WINAPI GetWriteWatch(DWORD flags, PVOID address, SIZE_T size, PV
         SetLastError(ERROR_INVALID_PARAMETER);
         return (UINT)-1;
     }
+    if (room > pages)
+        room = pages;
+    PVOID *found_pages = malloc((room != 0 ? room : 1) * sizeof *found_pages);
+    if (found_pages == NULL) {
+        MiUnlockVads();
+        SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+        return (UINT)-1;
+    }
     ULONG_PTR found = 0;
-    for (SIZE_T p = first; p < first + pages && found < *count; p++) {
+    for (SIZE_T p = first; p < first + pages && found < room; p++) {
         if (!MiPageDirty(v, p))
             continue;
-        addresses[found++] = v->Start + (p << PAGE_SHIFT);
+        found_pages[found++] = v->Start + (p << PAGE_SHIFT);
         if (flags & WRITE_WATCH_FLAG_RESET)
             MiRearmWatch(v, p);
     }
     MiUnlockVads();
+    memcpy(addresses, found_pages, found * sizeof *found_pages);
+    free(found_pages);
     *count = found;
     *granularity = PAGE_SIZE;
     return 0;
