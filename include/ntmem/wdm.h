@@ -380,6 +380,17 @@ NTSYSAPI NTSTATUS NTAPI ZwQueryVirtualMemory(HANDLE ProcessHandle, PVOID BaseAdd
                                              MEMORY_INFORMATION_CLASS MemoryInformationClass, PVOID MemoryInformation,
                                              SIZE_T MemoryInformationLength, PSIZE_T ReturnLength);
 
+/* ---- heaps for kernel code (the Rtl forms of the Win32 heap) --------------------------------------
+ * Flags are the HEAP_* values of windows.h (HEAP_NO_SERIALIZE 0x1, HEAP_GROWABLE 0x2,
+ * HEAP_GENERATE_EXCEPTIONS 0x4, HEAP_ZERO_MEMORY 0x8). HeapBase, Lock and Parameters must be NULL. */
+typedef struct _RTL_HEAP_PARAMETERS *PRTL_HEAP_PARAMETERS;
+NTSYSAPI PVOID NTAPI RtlCreateHeap(ULONG Flags, PVOID HeapBase, SIZE_T ReserveSize, SIZE_T CommitSize, PVOID Lock,
+                                   PRTL_HEAP_PARAMETERS Parameters);
+NTSYSAPI PVOID NTAPI RtlDestroyHeap(PVOID HeapHandle); /* NULL when destroyed */
+NTSYSAPI PVOID NTAPI RtlAllocateHeap(PVOID HeapHandle, ULONG Flags, SIZE_T Size);
+NTSYSAPI BOOLEAN NTAPI RtlFreeHeap(PVOID HeapHandle, ULONG Flags, PVOID BaseAddress);
+NTSYSAPI SIZE_T NTAPI RtlSizeHeap(PVOID HeapHandle, ULONG Flags, PVOID BaseAddress);
+
 /* ---- dispatcher objects and waits ---------------------------------------------------------------
  * Events and threads are the dispatcher objects ntmem has; KeWaitForSingleObject waits on either. */
 typedef LONG KPRIORITY;

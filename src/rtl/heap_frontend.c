@@ -1,0 +1,188 @@
+/* heap_frontend.c - the heap's front end for small blocks: per-thread caches of freed blocks by size,
+ * refilled and drained in batches under the heap lock, so the common path takes no lock at all. */
+#include <string.h>
+
+#include "rtl/heap.h"
+
+#define HP_CACHE_SLOTS 4   /* heaps a thread caches for at once */
+#define HP_CACHE_DEPTH 32  /* blocks per size before half go back */
+#define HP_REFILL 8        /* blocks taken from the back end at once */
+
+typedef struct _HP_CACHE {
+    HP_HEAP *Heap;
+    ULONG64 Id;            /* the heap's identity: a new heap at the same address is another heap */
+    PVOID Lists[HP_FRONT_UNITS + 1];
+    UCHAR Counts[HP_FRONT_UNITS + 1];
+} HP_CACHE;
+
+typedef struct _HP_THREAD_CACHES {
+    HP_CACHE Slots[HP_CACHE_SLOTS];
+    ULONG Victim;
+    BOOLEAN Registered;
+} HP_THREAD_CACHES;
+
+static __thread HP_THREAD_CACHES HpCaches __attribute__((tls_model("initial-exec")));
+static pthread_key_t HpThreadKey;
+static pthread_once_t HpThreadKeyOnce = PTHREAD_ONCE_INIT;
+
+/* Returns every block of a slot to its heap (lock held, heap alive). */
+static void HpDrainSlot(HP_CACHE *c)
+{
+    HP_HEAP *h = c->Heap;
+    for (ULONG u = 2; u <= HP_FRONT_UNITS; u++) {
+        while (c->Lists[u] != NULL) {
+            PVOID p = c->Lists[u];
+            c->Lists[u] = *(PVOID *)p;
+            __atomic_store_n((ULONG64 *)p + 1, 0, __ATOMIC_RELAXED);
+            HP_BLOCK b;
+            if (!HpDecode(h, HpEntryOf(p), &b))
+                HpReportCorruption(h, p, "a cached block's header was overwritten (use after free?)");
+            HpFreeBlock(h, p, &b);
+        }
+        c->Counts[u] = 0;
+    }
+}
+
+/* Empties a slot, giving its blocks back if their heap still exists. */
+static void HpReleaseSlot(HP_CACHE *c)
+{
+    if (c->Heap == NULL)
+        return;
+    HpRegistryLock();
+    HP_HEAP *h = HpLookupById(c->Id);
+    if (h == c->Heap) {
+        HpLock(h);
+        HpDrainSlot(c);
+        HpUnlock(h);
+    }
+    HpRegistryUnlock();
+    memset(c, 0, sizeof *c);
+}
+
+static void HpThreadExit(void *unused)
+{
+    (void)unused;
+    for (ULONG i = 0; i < HP_CACHE_SLOTS; i++)
+        HpReleaseSlot(&HpCaches.Slots[i]);
+}
+
+static void HpCreateThreadKey(void)
+{
+    pthread_key_create(&HpThreadKey, HpThreadExit);
+}
+
+static HP_CACHE *HpCacheFor(HP_HEAP *h)
+{
+    HP_THREAD_CACHES *t = &HpCaches;
+    for (ULONG i = 0; i < HP_CACHE_SLOTS; i++)
+        if (t->Slots[i].Heap == h && t->Slots[i].Id == h->Id)
+            return &t->Slots[i];
+    if (!t->Registered) {
+        pthread_once(&HpThreadKeyOnce, HpCreateThreadKey);
+        pthread_setspecific(HpThreadKey, t);
+        t->Registered = TRUE;
+    }
+    HP_CACHE *c = NULL;
+    for (ULONG i = 0; i < HP_CACHE_SLOTS && c == NULL; i++)
+        if (t->Slots[i].Heap == NULL || (t->Slots[i].Heap == h && t->Slots[i].Id != h->Id))
+            c = &t->Slots[i];
+    if (c != NULL && c->Heap != NULL) {
+        memset(c, 0, sizeof *c); /* a destroyed heap's address reused: its blocks are gone with it */
+    } else if (c == NULL) {
+        c = &t->Slots[t->Victim++ % HP_CACHE_SLOTS];
+        HpReleaseSlot(c);
+    }
+    c->Heap = h;
+    c->Id = h->Id;
+    return c;
+}
+
+/* A cached block handed out again: busy, its unused byte count set for this request. Its header was
+ * checked when it was freed; Word0 (sizes) does not change. */
+static PVOID HpHandOut(HP_HEAP *h, PVOID p, ULONG units, SIZE_T requested)
+{
+    HP_ENTRY *e = HpEntryOf(p);
+    ULONG64 w0 = __atomic_load_n(&e->Word0, __ATOMIC_RELAXED) ^ h->Key0;
+    ULONG64 w1 = __atomic_load_n(&e->Word1, __ATOMIC_RELAXED) ^ h->Key1;
+    HP_BLOCK b = {(ULONG)w0, (ULONG)(w0 >> 32), HP_BUSY, (UCHAR)((SIZE_T)units * HP_UNIT - HP_UNIT - requested),
+                  (USHORT)(w1 >> 16)};
+    __atomic_store_n((ULONG64 *)p + 1, 0, __ATOMIC_RELAXED);
+    HpEncode(h, e, &b);
+    return p;
+}
+
+PVOID HpFrontAllocate(HP_HEAP *h, ULONG units, SIZE_T requested)
+{
+    HP_CACHE *c = HpCacheFor(h);
+    PVOID p = c->Lists[units];
+    if (p != NULL) {
+        c->Lists[units] = *(PVOID *)p;
+        c->Counts[units]--;
+        return HpHandOut(h, p, units, requested);
+    }
+    /* Refill: a batch from the back end, one for now and the rest cached. */
+    PVOID batch[HP_REFILL];
+    ULONG got = 0;
+    HpLock(h);
+    while (got < HP_REFILL) {
+        PVOID q = HpAllocateBlock(h, units, (SIZE_T)units * HP_UNIT - HP_UNIT);
+        if (q == NULL)
+            break;
+        batch[got++] = q;
+    }
+    HpUnlock(h);
+    if (got == 0)
+        return NULL;
+    for (ULONG i = 1; i < got; i++) {
+        __atomic_store_n((ULONG64 *)batch[i] + 1, HpCacheCookie(h, batch[i]), __ATOMIC_RELAXED);
+        *(PVOID *)batch[i] = c->Lists[units];
+        c->Lists[units] = batch[i];
+        c->Counts[units]++;
+    }
+    return HpHandOut(h, batch[0], units, requested);
+}
+
+BOOLEAN HpFrontFree(HP_HEAP *h, PVOID p, const HP_BLOCK *b)
+{
+    ULONG units = b->Size;
+    HP_CACHE *c = HpCacheFor(h);
+    if (c->Counts[units] >= HP_CACHE_DEPTH) {
+        /* Full: half of this size goes back to the back end, where it can coalesce. */
+        HpLock(h);
+        for (ULONG k = 0; k < HP_CACHE_DEPTH / 2; k++) {
+            PVOID q = c->Lists[units];
+            c->Lists[units] = *(PVOID *)q;
+            c->Counts[units]--;
+            __atomic_store_n((ULONG64 *)q + 1, 0, __ATOMIC_RELAXED);
+            HP_BLOCK qb;
+            if (!HpDecode(h, HpEntryOf(q), &qb))
+                HpReportCorruption(h, q, "a cached block's header was overwritten (use after free?)");
+            HpFreeBlock(h, q, &qb);
+        }
+        HpUnlock(h);
+    }
+    __atomic_store_n((ULONG64 *)p + 1, HpCacheCookie(h, p), __ATOMIC_RELAXED);
+    *(PVOID *)p = c->Lists[units];
+    c->Lists[units] = p;
+    c->Counts[units]++;
+    return TRUE;
+}
+
+void HpFrontFlush(HP_HEAP *h)
+{
+    for (ULONG i = 0; i < HP_CACHE_SLOTS; i++) {
+        HP_CACHE *c = &HpCaches.Slots[i];
+        if (c->Heap == h && c->Id == h->Id) {
+            HpLock(h);
+            HpDrainSlot(c);
+            HpUnlock(h);
+        }
+    }
+}
+
+void HpFrontForget(HP_HEAP *h)
+{
+    for (ULONG i = 0; i < HP_CACHE_SLOTS; i++)
+        if (HpCaches.Slots[i].Heap == h)
+            memset(&HpCaches.Slots[i], 0, sizeof HpCaches.Slots[i]);
+}
