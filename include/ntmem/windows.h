@@ -283,6 +283,44 @@ WINBASEAPI BOOL WINAPI HeapSetInformation(HANDLE HeapHandle, HEAP_INFORMATION_CL
 WINBASEAPI BOOL WINAPI HeapQueryInformation(HANDLE HeapHandle, HEAP_INFORMATION_CLASS HeapInformationClass,
                                             PVOID HeapInformation, SIZE_T HeapInformationLength, PSIZE_T ReturnLength);
 
+/* ---- handles and the ToolHelp heap walk (tlhelp32.h) --------------------------------------------
+ * Snapshots of this process's heap list (TH32CS_SNAPHEAPLIST); other snapshot kinds and other
+ * processes are not available (ERROR_INVALID_PARAMETER). */
+#define INVALID_HANDLE_VALUE ((HANDLE)(LONG_PTR)-1)
+#define TH32CS_SNAPHEAPLIST 0x00000001
+#define HF32_DEFAULT 1
+#define HF32_SHARED 2
+#define LF32_FIXED 0x00000001
+#define LF32_FREE 0x00000002
+#define LF32_MOVEABLE 0x00000004
+
+typedef struct tagHEAPLIST32 {
+    SIZE_T dwSize;
+    DWORD th32ProcessID;
+    ULONG_PTR th32HeapID;
+    DWORD dwFlags;
+} HEAPLIST32, *PHEAPLIST32, *LPHEAPLIST32;
+
+typedef struct tagHEAPENTRY32 {
+    SIZE_T dwSize;
+    HANDLE hHandle;
+    ULONG_PTR dwAddress;
+    SIZE_T dwBlockSize;
+    DWORD dwFlags;
+    DWORD dwLockCount;
+    DWORD dwResvd;
+    DWORD th32ProcessID;
+    ULONG_PTR th32HeapID;
+} HEAPENTRY32, *PHEAPENTRY32, *LPHEAPENTRY32;
+
+WINBASEAPI BOOL WINAPI CloseHandle(HANDLE hObject);
+WINBASEAPI DWORD WINAPI GetCurrentProcessId(VOID);
+WINBASEAPI HANDLE WINAPI CreateToolhelp32Snapshot(DWORD dwFlags, DWORD th32ProcessID);
+WINBASEAPI BOOL WINAPI Heap32ListFirst(HANDLE hSnapshot, LPHEAPLIST32 lphl);
+WINBASEAPI BOOL WINAPI Heap32ListNext(HANDLE hSnapshot, LPHEAPLIST32 lphl);
+WINBASEAPI BOOL WINAPI Heap32First(LPHEAPENTRY32 lphe, DWORD th32ProcessID, ULONG_PTR th32HeapID);
+WINBASEAPI BOOL WINAPI Heap32Next(LPHEAPENTRY32 lphe);
+
 NTMEM_END_DECLS
 
 #endif /* NTMEM_WINDOWS_H */

@@ -5,8 +5,8 @@
 #include "rtl/heap.h"
 
 #define HP_CACHE_SLOTS 4   /* heaps a thread caches for at once */
-#define HP_CACHE_DEPTH 32  /* blocks per size before half go back */
-#define HP_REFILL 8        /* blocks taken from the back end at once */
+#define HP_CACHE_DEPTH 64  /* blocks per size before half go back */
+#define HP_REFILL 16       /* blocks taken from the back end at once */
 
 typedef struct _HP_CACHE {
     HP_HEAP *Heap;
