@@ -123,6 +123,18 @@ NTMEM_API VOID ntmem_set_lookaside_period(ULONG Milliseconds);
  * (ERROR_COMMITMENT_LIMIT). */
 NTMEM_API SIZE_T ntmem_set_commit_limit(SIZE_T Bytes);
 
+/* Heap debugging, like PageHeap: NTMEM_HEAP_DEBUG=fill,tail,free,fullpage at start-up, or this call;
+ * it applies to heaps created afterwards (the process heap is created at load). Debug heaps do not
+ * use the front end. fill: new blocks hold 0xBAADF00D, freed ones 0xFEEEFEEE. tail: the bytes after
+ * each block are filled and checked at free, realloc and validate. free: a freed block must still
+ * hold its fill when reused. fullpage: every block ends at an inaccessible page and freed blocks stay
+ * inaccessible for a while, so overruns and uses after free fault at once. Returns the old flags. */
+#define NTMEM_HEAP_DEBUG_FILL 0x1
+#define NTMEM_HEAP_DEBUG_TAIL 0x2
+#define NTMEM_HEAP_DEBUG_FREE 0x4
+#define NTMEM_HEAP_DEBUG_FULLPAGE 0x8
+NTMEM_API ULONG ntmem_set_heap_debug(ULONG Flags);
+
 NTMEM_API ULONG ntmem_set_verifier_flags(ULONG Flags);
 NTMEM_API ULONG ntmem_get_verifier_flags(VOID);
 

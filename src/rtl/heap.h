@@ -46,10 +46,14 @@ typedef struct _HP_SEGMENT {
 /* A block bigger than the threshold: its own region, linked for walking and destroying. */
 typedef struct _HP_BIG_BLOCK {
     LIST_ENTRY Links;
-    SIZE_T Requested;
+    PUCHAR RegionBase;  /* the VirtualAlloc region (debug full-page blocks sit at its end) */
     SIZE_T RegionSize;
-    HP_ENTRY Entry; /* right before the data */
+    SIZE_T Requested;
+    SIZE_T Reserved;
+    HP_ENTRY Entry;     /* right before the data */
 } HP_BIG_BLOCK;
+
+#define HP_QUARANTINE 64 /* freed full-page blocks kept inaccessible */
 
 typedef struct _HP_HEAP {
     ULONG Signature;
@@ -67,6 +71,10 @@ typedef struct _HP_HEAP {
     ULONG64 FreeBitmap[(HP_LISTS + 63) / 64];
     LIST_ENTRY BigBlocks;
     LIST_ENTRY HeapLinks;        /* the process's heap list */
+    ULONG Debug;                 /* NTMEM_HEAP_DEBUG_* when the heap was made */
+    ULONG QuarantineNext;
+    PUCHAR QuarantineBase[HP_QUARANTINE];
+    PUCHAR QuarantineData[HP_QUARANTINE];
 } HP_HEAP;
 
 /* ---- headers -------------------------------------------------------------------------------------- */
@@ -155,6 +163,19 @@ NTMEM_HIDDEN BOOLEAN HpFrontFree(HP_HEAP *Heap, PVOID Data, const HP_BLOCK *Bloc
 NTMEM_HIDDEN void HpFrontFlush(HP_HEAP *Heap);
 /* Forgets the heap in this thread's cache without touching its blocks (the heap is going). */
 NTMEM_HIDDEN void HpFrontForget(HP_HEAP *Heap);
+
+/* ---- debug heaps (heap_debug.c) --------------------------------------------------------------------- */
+
+NTMEM_HIDDEN ULONG HpDebugFlags(void);
+NTMEM_HIDDEN PVOID HpDebugAllocate(HP_HEAP *Heap, SIZE_T Bytes);
+/* Checks and frees a block of a debug heap (quarantine, header, tail), reporting corruption. */
+NTMEM_HIDDEN void HpDebugFree(HP_HEAP *Heap, PVOID Data);
+NTMEM_HIDDEN BOOLEAN HpDebugInQuarantine(HP_HEAP *Heap, const void *Data);
+/* Whether a busy block's tail and a free block's fill are intact (nothing reported). */
+NTMEM_HIDDEN BOOLEAN HpDebugBlockIntact(HP_HEAP *Heap, PUCHAR Data, const HP_BLOCK *Block, BOOLEAN Busy);
+/* Fills a free block's data (after its links) so later writes to it can be seen. */
+NTMEM_HIDDEN void HpDebugFillFree(HP_HEAP *Heap, HP_ENTRY *Entry, ULONG Units);
+NTMEM_HIDDEN void HpDebugReleaseQuarantine(HP_HEAP *Heap);
 
 /* ---- the registry of heaps (heap_api.c) ------------------------------------------------------------ */
 

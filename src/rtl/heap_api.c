@@ -138,7 +138,9 @@ WINBASEAPI LPVOID WINAPI HeapAlloc(HANDLE handle, DWORD flags, SIZE_T bytes)
         return NULL;
     flags |= h->Flags & (HEAP_NO_SERIALIZE | HEAP_GENERATE_EXCEPTIONS);
     PVOID p;
-    if (bytes >= HP_BIG_THRESHOLD) {
+    if (h->Debug != 0 && (bytes < HP_BIG_THRESHOLD || (h->Debug & NTMEM_HEAP_DEBUG_FULLPAGE))) {
+        p = HpDebugAllocate(h, bytes);
+    } else if (bytes >= HP_BIG_THRESHOLD) {
         /* Fixed heaps hold nothing this big; growable ones give it its own region. */
         if (h->Fixed || bytes > ((SIZE_T)1 << 46))
             return HpFail(flags, bytes);
@@ -179,6 +181,10 @@ WINBASEAPI BOOL WINAPI HeapFree(HANDLE handle, DWORD flags, LPVOID p)
     if (h == NULL)
         return FALSE;
     flags |= h->Flags & HEAP_NO_SERIALIZE;
+    if (h->Debug != 0) {
+        HpDebugFree(h, p);
+        return TRUE;
+    }
     HP_BLOCK b;
     HpCheckBusy(h, p, &b);
     if (b.Flags & HP_BIG) {
@@ -200,7 +206,8 @@ WINBASEAPI SIZE_T WINAPI HeapSize(HANDLE handle, DWORD flags, LPCVOID p)
     (void)flags;
     HP_HEAP *h = HpFromHandle(handle);
     HP_BLOCK b;
-    if (h == NULL || p == NULL || !HpDecode(h, HpEntryOf(p), &b) || !(b.Flags & HP_BUSY))
+    if (h == NULL || p == NULL || ((h->Debug & NTMEM_HEAP_DEBUG_FULLPAGE) && HpDebugInQuarantine(h, p)) ||
+        !HpDecode(h, HpEntryOf(p), &b) || !(b.Flags & HP_BUSY))
         return (SIZE_T)-1;
     if (b.Flags & HP_BIG) {
         HpLock(h);
@@ -222,8 +229,26 @@ WINBASEAPI LPVOID WINAPI HeapReAlloc(HANDLE handle, DWORD flags, LPVOID p, SIZE_
         return NULL;
     }
     flags |= h->Flags & (HEAP_NO_SERIALIZE | HEAP_GENERATE_EXCEPTIONS);
+    if ((h->Debug & NTMEM_HEAP_DEBUG_FULLPAGE) && HpDebugInQuarantine(h, p))
+        HpReportCorruption(h, p, "the block is already free (a use after free)");
     HP_BLOCK b;
     HpCheckBusy(h, p, &b);
+    if (h->Debug != 0) {
+        /* Debug heaps check the old block and always move it, so every block keeps its tail. */
+        if (!HpDebugBlockIntact(h, p, &b, TRUE))
+            HpReportCorruption(h, p, "the bytes after the block were overwritten (a buffer overrun)");
+        SIZE_T size = HeapSize(h, 0, p);
+        if (flags & HEAP_REALLOC_IN_PLACE_ONLY)
+            return HpFail(flags, bytes);
+        PVOID q = HeapAlloc(h, flags & ~(DWORD)HEAP_ZERO_MEMORY, bytes);
+        if (q == NULL)
+            return NULL;
+        memcpy(q, p, size < bytes ? size : bytes);
+        if ((flags & HEAP_ZERO_MEMORY) && bytes > size)
+            memset((PUCHAR)q + size, 0, bytes - size);
+        HeapFree(h, flags, p);
+        return q;
+    }
     SIZE_T old;
     BOOLEAN done = FALSE;
     HpLock(h);

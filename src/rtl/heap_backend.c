@@ -129,6 +129,8 @@ static BOOLEAN HpExtendSegment(HP_HEAP *h, ULONG index, SIZE_T bytes)
             lb.Size += b.Size;
             HpEncode(h, last, &lb);
             HpInsertFree(h, last, lb.Size);
+            if (h->Debug & (NTMEM_HEAP_DEBUG_FILL | NTMEM_HEAP_DEBUG_FREE))
+                HpDebugFillFree(h, last, lb.Size);
             return TRUE; /* still the last block */
         }
         b.PrevSize = lb.Size;
@@ -136,6 +138,8 @@ static BOOLEAN HpExtendSegment(HP_HEAP *h, ULONG index, SIZE_T bytes)
     HpEncode(h, e, &b);
     HpInsertFree(h, e, b.Size);
     s->Last = e;
+    if (h->Debug & (NTMEM_HEAP_DEBUG_FILL | NTMEM_HEAP_DEBUG_FREE))
+        HpDebugFillFree(h, e, b.Size);
     return TRUE;
 }
 
@@ -251,6 +255,7 @@ PVOID HpAllocateBig(HP_HEAP *h, SIZE_T requested)
     HP_BIG_BLOCK *big = VirtualAlloc(NULL, region, MEM_RESERVE | MEM_COMMIT, h->Protect);
     if (big == NULL)
         return NULL;
+    big->RegionBase = (PUCHAR)big;
     big->Requested = requested;
     big->RegionSize = region;
     HP_BLOCK b = {0, 0, HP_BUSY | HP_BIG, 0, 0};
@@ -275,7 +280,7 @@ void HpFreeBig(HP_HEAP *h, PVOID data)
     if (big == NULL)
         HpReportCorruption(h, data, "a big block this heap does not have (freed twice?)");
     RemoveEntryList(&big->Links);
-    VirtualFree(big, 0, MEM_RELEASE);
+    VirtualFree(big->RegionBase, 0, MEM_RELEASE);
 }
 
 /* ---- freeing ------------------------------------------------------------------------------------------ */
@@ -318,6 +323,8 @@ void HpFreeBlock(HP_HEAP *h, PVOID data, const HP_BLOCK *block)
     HpInsertFree(h, start, b.Size);
     HpLinkNext(h, s, start, b.Size);
     HpNoteLast(s, start, b.Size);
+    if (h->Debug & (NTMEM_HEAP_DEBUG_FILL | NTMEM_HEAP_DEBUG_FREE))
+        HpDebugFillFree(h, start, b.Size);
 }
 
 BOOLEAN HpResizeInPlace(HP_HEAP *h, PVOID data, const HP_BLOCK *block, SIZE_T requested)
@@ -436,7 +443,8 @@ HP_HEAP *HpCreate(ULONG flags, SIZE_T initial, SIZE_T maximum)
     pthread_mutex_init(&h->Lock, &attr);
     pthread_mutexattr_destroy(&attr);
     h->Fixed = maximum != 0;
-    h->FrontEnd = !(flags & HEAP_NO_SERIALIZE);
+    h->Debug = HpDebugFlags();
+    h->FrontEnd = !(flags & HEAP_NO_SERIALIZE) && h->Debug == 0; /* debug heaps check every block */
     h->Protect = protect;
     h->MaximumSize = maximum;
     for (ULONG i = 0; i < HP_LISTS; i++)
@@ -452,6 +460,8 @@ HP_HEAP *HpCreate(ULONG flags, SIZE_T initial, SIZE_T maximum)
         HpEncode(h, (HP_ENTRY *)(base + header), &b);
         HpInsertFree(h, (HP_ENTRY *)(base + header), b.Size);
         h->Segments[0].Last = (HP_ENTRY *)(base + header);
+        if (h->Debug & (NTMEM_HEAP_DEBUG_FILL | NTMEM_HEAP_DEBUG_FREE))
+            HpDebugFillFree(h, (HP_ENTRY *)(base + header), b.Size);
     } else {
         h->Segments[0].CommitEnd = base + header;
     }
@@ -462,8 +472,9 @@ void HpReleaseAll(HP_HEAP *h)
 {
     while (!IsListEmpty(&h->BigBlocks)) {
         HP_BIG_BLOCK *big = CONTAINING_RECORD(RemoveHeadList(&h->BigBlocks), HP_BIG_BLOCK, Links);
-        VirtualFree(big, 0, MEM_RELEASE);
+        VirtualFree(big->RegionBase, 0, MEM_RELEASE);
     }
+    HpDebugReleaseQuarantine(h);
     for (ULONG i = h->SegmentCount; i-- > 1;)
         VirtualFree(h->Segments[i].Base, 0, MEM_RELEASE);
     h->Signature = 0;

@@ -14,14 +14,18 @@ static HP_HEAP *HpInspected(HANDLE handle)
 /* Whether one block is a busy block of the heap (lock held); nothing is reported. */
 static BOOL HpValidBlock(HP_HEAP *h, const void *p)
 {
-    if (HpBigOf(h, p) != NULL)
-        return TRUE;
+    if ((h->Debug & NTMEM_HEAP_DEBUG_FULLPAGE) && HpDebugInQuarantine(h, p))
+        return FALSE;
+    HP_BIG_BLOCK *big = HpBigOf(h, p);
+    if (big != NULL)
+        return h->Debug == 0 || HpDebugBlockIntact(h, (PUCHAR)p, &(HP_BLOCK){0, 0, HP_BUSY | HP_BIG, 0, 0}, TRUE);
     HP_ENTRY *e = HpEntryOf(p);
     int segment = HpSegmentOf(h, e);
     HP_BLOCK b;
     if (segment < 0 || ((ULONG_PTR)p & (HP_UNIT - 1)) != 0 || !HpDecode(h, e, &b))
         return FALSE;
-    return (b.Flags & HP_BUSY) && !(b.Flags & HP_BIG) && b.Segment == segment && !HpIsCached(h, p);
+    return (b.Flags & HP_BUSY) && !(b.Flags & HP_BIG) && b.Segment == segment && !HpIsCached(h, p) &&
+           (h->Debug == 0 || HpDebugBlockIntact(h, (PUCHAR)p, &b, TRUE));
 }
 
 /* Every block of every segment decodes, sizes chain, free blocks are linked (lock held). */
@@ -41,6 +45,8 @@ static BOOL HpValidHeap(HP_HEAP *h)
                 if (links->Flink->Blink != links || links->Blink->Flink != links)
                     return FALSE;
             }
+            if (h->Debug != 0 && !HpDebugBlockIntact(h, at + HP_UNIT, &b, (b.Flags & HP_BUSY) != 0))
+                return FALSE;
             prev = b.Size;
             at += (SIZE_T)b.Size * HP_UNIT;
         }
@@ -48,7 +54,8 @@ static BOOL HpValidHeap(HP_HEAP *h)
     for (LIST_ENTRY *l = h->BigBlocks.Flink; l != &h->BigBlocks; l = l->Flink) {
         HP_BIG_BLOCK *big = CONTAINING_RECORD(l, HP_BIG_BLOCK, Links);
         HP_BLOCK b;
-        if (!HpDecode(h, &big->Entry, &b) || b.Flags != (HP_BUSY | HP_BIG))
+        if (!HpDecode(h, &big->Entry, &b) || b.Flags != (HP_BUSY | HP_BIG) ||
+            (h->Debug != 0 && !HpDebugBlockIntact(h, (PUCHAR)(&big->Entry + 1), &b, TRUE)))
             return FALSE;
     }
     return TRUE;
