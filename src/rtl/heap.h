@@ -72,6 +72,7 @@ typedef struct _HP_HEAP {
     LIST_ENTRY BigBlocks;
     LIST_ENTRY HeapLinks;        /* the process's heap list */
     ULONG Debug;                 /* NTMEM_HEAP_DEBUG_* when the heap was made */
+    volatile LONG LockCount;     /* HeapLock holds: the front end then waits for the lock too */
     ULONG QuarantineNext;
     PUCHAR QuarantineBase[HP_QUARANTINE];
     PUCHAR QuarantineData[HP_QUARANTINE];
@@ -182,6 +183,9 @@ NTMEM_HIDDEN void HpDebugReleaseQuarantine(HP_HEAP *Heap);
 /* The live heap with that handle, or NULL. */
 NTMEM_HIDDEN HP_HEAP *HpLookup(HANDLE Handle);
 NTMEM_HIDDEN HP_HEAP *HpLookupById(ULONG64 Id);
+/* The heap a handle names, checked by its signature alone (no registry lock: callers may hold a heap
+ * lock, and the registry lock is taken before heap locks); ERROR_INVALID_HANDLE otherwise. */
+NTMEM_HIDDEN HP_HEAP *HpFromHandle(HANDLE Handle);
 NTMEM_HIDDEN void HpRegistryLock(void);
 NTMEM_HIDDEN void HpRegistryUnlock(void);
 

@@ -41,7 +41,7 @@ HP_HEAP *HpLookup(HANDLE handle)
 
 /* The calls made for every block check the handle by its signature alone: the registry's lock is
  * for the rarer calls. A handle that is no heap fails with ERROR_INVALID_HANDLE. */
-static HP_HEAP *HpFromHandle(HANDLE handle)
+HP_HEAP *HpFromHandle(HANDLE handle)
 {
     HP_HEAP *h = handle;
     if (h == NULL || ((ULONG_PTR)h & 0xFFFF) != 0 || h->Signature != HP_SIGNATURE) {
@@ -128,7 +128,8 @@ static PVOID HpFail(ULONG flags, SIZE_T bytes)
 
 static BOOLEAN HpUsesFrontEnd(const HP_HEAP *h, ULONG flags, ULONG units)
 {
-    return h->FrontEnd && !(flags & HEAP_NO_SERIALIZE) && units <= HP_FRONT_UNITS;
+    return h->FrontEnd && !(flags & HEAP_NO_SERIALIZE) && units <= HP_FRONT_UNITS &&
+           __atomic_load_n(&h->LockCount, __ATOMIC_ACQUIRE) == 0;
 }
 
 WINBASEAPI LPVOID WINAPI HeapAlloc(HANDLE handle, DWORD flags, SIZE_T bytes)
@@ -149,6 +150,8 @@ WINBASEAPI LPVOID WINAPI HeapAlloc(HANDLE handle, DWORD flags, SIZE_T bytes)
         HpUnlock(h);
     } else {
         ULONG units = (ULONG)((bytes + 2 * HP_UNIT - 1) / HP_UNIT);
+        if (units < 2)
+            units = 2; /* room for the free-list links once it is freed */
         if (HpUsesFrontEnd(h, flags, units)) {
             p = HpFrontAllocate(h, units, bytes);
         } else {

@@ -345,6 +345,7 @@ BOOLEAN HpResizeInPlace(HP_HEAP *h, PVOID data, const HP_BLOCK *block, SIZE_T re
             return FALSE;
         HpRemoveFree(h, next, nb.Size);
         b.Size += nb.Size;
+        HpLinkNext(h, s, e, b.Size); /* the block after the absorbed one now follows this one */
         HpNoteLast(s, e, b.Size);
     } else if (b.Size - units >= 2) {
         /* Shrinking: the tail becomes a free block, merged with a free successor. */

@@ -104,7 +104,9 @@ static PVOID HpHandOut(HP_HEAP *h, PVOID p, ULONG units, SIZE_T requested)
     HP_ENTRY *e = HpEntryOf(p);
     ULONG64 w0 = __atomic_load_n(&e->Word0, __ATOMIC_RELAXED) ^ h->Key0;
     ULONG64 w1 = __atomic_load_n(&e->Word1, __ATOMIC_RELAXED) ^ h->Key1;
-    HP_BLOCK b = {(ULONG)w0, (ULONG)(w0 >> 32), HP_BUSY, (UCHAR)((SIZE_T)units * HP_UNIT - HP_UNIT - requested),
+    /* The block may be a unit larger than its class (the back end does not split off one unit). */
+    (void)units;
+    HP_BLOCK b = {(ULONG)w0, (ULONG)(w0 >> 32), HP_BUSY, (UCHAR)((SIZE_T)(ULONG)w0 * HP_UNIT - HP_UNIT - requested),
                   (USHORT)(w1 >> 16)};
     __atomic_store_n((ULONG64 *)p + 1, 0, __ATOMIC_RELAXED);
     HpEncode(h, e, &b);

@@ -3,12 +3,10 @@
 
 #include "rtl/heap.h"
 
+/* HeapWalk and friends run under HeapLock, so they find the heap without the registry's lock. */
 static HP_HEAP *HpInspected(HANDLE handle)
 {
-    HP_HEAP *h = HpLookup(handle);
-    if (h == NULL)
-        SetLastError(ERROR_INVALID_HANDLE);
-    return h;
+    return HpFromHandle(handle);
 }
 
 /* Whether one block is a busy block of the heap (lock held); nothing is reported. */
@@ -92,6 +90,8 @@ WINBASEAPI BOOL WINAPI HeapLock(HANDLE handle)
     if (h == NULL)
         return FALSE;
     pthread_mutex_lock(&h->Lock);
+    /* While it is held, other threads' small blocks go through the lock as well. */
+    __atomic_add_fetch(&h->LockCount, 1, __ATOMIC_ACQ_REL);
     return TRUE;
 }
 
@@ -100,6 +100,7 @@ WINBASEAPI BOOL WINAPI HeapUnlock(HANDLE handle)
     HP_HEAP *h = HpInspected(handle);
     if (h == NULL)
         return FALSE;
+    __atomic_sub_fetch(&h->LockCount, 1, __ATOMIC_ACQ_REL);
     pthread_mutex_unlock(&h->Lock);
     return TRUE;
 }
