@@ -21,10 +21,14 @@
 #define HP_BIG 0x02
 
 /* The 16 bytes before every block's data, stored XOR-ed with the heap's keys and checked by a keyed
- * checksum, so a stray write, a pointer that is not a block, or a block of another heap is seen. */
+ * checksum, so a stray write, a pointer that is not a block, or a block of another heap is seen.
+ * PrevSize stays outside the checksum (it is checked against the previous block's Size instead): the
+ * back end rewrites it under the lock when a neighbour changes, while the front end rewrites the rest
+ * of a cached block's header without the lock, and the two must not overwrite each other. */
 typedef struct _HP_ENTRY {
-    ULONG64 Word0; /* Size (units) | PrevSize (units) << 32 */
-    ULONG64 Word1; /* Flags | Unused << 8 | Segment << 16 | Check << 32 */
+    ULONG SizeWord;  /* Size (units) */
+    ULONG PrevWord;  /* PrevSize (units) */
+    ULONG64 Word1;   /* Flags | Unused << 8 | Segment << 16 | Check << 32 */
 } HP_ENTRY;
 
 typedef struct _HP_BLOCK {
@@ -80,30 +84,45 @@ typedef struct _HP_HEAP {
 
 /* ---- headers -------------------------------------------------------------------------------------- */
 
-static inline ULONG HpChecksum(const HP_HEAP *h, ULONG64 w0, ULONG64 w1, const void *at)
+static inline ULONG HpChecksum(const HP_HEAP *h, ULONG size, ULONG64 w1, const void *at)
 {
-    ULONG64 x = (w0 ^ (w1 << 7) ^ (ULONG64)(ULONG_PTR)at ^ h->CheckKey) * 0x9E3779B97F4A7C15ULL;
+    ULONG64 x = (size ^ (w1 << 7) ^ (ULONG64)(ULONG_PTR)at ^ h->CheckKey) * 0x9E3779B97F4A7C15ULL;
     return (ULONG)(x >> 32);
 }
 
+/* Writes the whole header (lock held, or the block is this thread's alone). */
 static inline void HpEncode(const HP_HEAP *h, HP_ENTRY *e, const HP_BLOCK *b)
 {
-    ULONG64 w0 = b->Size | (ULONG64)b->PrevSize << 32;
     ULONG64 w1 = b->Flags | (ULONG64)b->Unused << 8 | (ULONG64)b->Segment << 16;
-    w1 |= (ULONG64)HpChecksum(h, w0, w1, e) << 32;
-    __atomic_store_n(&e->Word0, w0 ^ h->Key0, __ATOMIC_RELAXED);
+    w1 |= (ULONG64)HpChecksum(h, b->Size, w1, e) << 32;
+    __atomic_store_n(&e->SizeWord, b->Size ^ (ULONG)h->Key0, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->PrevWord, b->PrevSize ^ (ULONG)(h->Key0 >> 32), __ATOMIC_RELAXED);
+    __atomic_store_n(&e->Word1, w1 ^ h->Key1, __ATOMIC_RELAXED);
+}
+
+/* Rewrites only the previous block's size (lock held). */
+static inline void HpSetPrevSize(const HP_HEAP *h, HP_ENTRY *e, ULONG prev)
+{
+    __atomic_store_n(&e->PrevWord, prev ^ (ULONG)(h->Key0 >> 32), __ATOMIC_RELAXED);
+}
+
+/* Rewrites flags and unused bytes, keeping size and segment (the front end, without the lock). */
+static inline void HpSetBusy(const HP_HEAP *h, HP_ENTRY *e, ULONG size, USHORT segment, UCHAR unused)
+{
+    ULONG64 w1 = HP_BUSY | (ULONG64)unused << 8 | (ULONG64)segment << 16;
+    w1 |= (ULONG64)HpChecksum(h, size, w1, e) << 32;
     __atomic_store_n(&e->Word1, w1 ^ h->Key1, __ATOMIC_RELAXED);
 }
 
 /* FALSE when the header does not decode: overwritten, not a block, or another heap's. */
 static inline BOOLEAN HpDecode(const HP_HEAP *h, const HP_ENTRY *e, HP_BLOCK *b)
 {
-    ULONG64 w0 = __atomic_load_n(&e->Word0, __ATOMIC_RELAXED) ^ h->Key0;
+    ULONG size = __atomic_load_n(&e->SizeWord, __ATOMIC_RELAXED) ^ (ULONG)h->Key0;
     ULONG64 w1 = __atomic_load_n(&e->Word1, __ATOMIC_RELAXED) ^ h->Key1;
-    if ((ULONG)(w1 >> 32) != HpChecksum(h, w0, w1 & 0xFFFFFFFFu, e))
+    if ((ULONG)(w1 >> 32) != HpChecksum(h, size, w1 & 0xFFFFFFFFu, e))
         return FALSE;
-    b->Size = (ULONG)w0;
-    b->PrevSize = (ULONG)(w0 >> 32);
+    b->Size = size;
+    b->PrevSize = __atomic_load_n(&e->PrevWord, __ATOMIC_RELAXED) ^ (ULONG)(h->Key0 >> 32);
     b->Flags = (UCHAR)w1;
     b->Unused = (UCHAR)(w1 >> 8);
     b->Segment = (USHORT)(w1 >> 16);

@@ -85,8 +85,7 @@ static void HpLinkNext(HP_HEAP *h, HP_SEGMENT *s, HP_ENTRY *e, ULONG units)
         return;
     HP_BLOCK nb;
     HpDecodeOrDie(h, next, &nb, "the header of the following block is corrupt (an overrun?)");
-    nb.PrevSize = units;
-    HpEncode(h, next, &nb);
+    HpSetPrevSize(h, next, units); /* the block may be in a thread's cache: only this field changes */
 }
 
 /* ---- segments ------------------------------------------------------------------------------------ */
@@ -292,6 +291,11 @@ void HpFreeBlock(HP_HEAP *h, PVOID data, const HP_BLOCK *block)
         HpReportCorruption(h, data, "the pointer is not a block of this heap");
     HP_SEGMENT *s = &h->Segments[block->Segment];
     HP_BLOCK b = *block;
+    /* The previous block may have changed size since the caller decoded this header without the
+     * lock (a neighbour freed and merged): its record here is current now. */
+    HP_BLOCK now;
+    HpDecodeOrDie(h, e, &now, "the block's header was overwritten");
+    b.PrevSize = now.PrevSize;
     HP_ENTRY *start = e;
     HP_ENTRY *next = (HP_ENTRY *)((PUCHAR)e + (SIZE_T)b.Size * HP_UNIT);
     if ((PUCHAR)next < s->CommitEnd) {
@@ -331,7 +335,8 @@ BOOLEAN HpResizeInPlace(HP_HEAP *h, PVOID data, const HP_BLOCK *block, SIZE_T re
 {
     HP_ENTRY *e = HpEntryOf(data);
     HP_SEGMENT *s = &h->Segments[block->Segment];
-    HP_BLOCK b = *block;
+    HP_BLOCK b;
+    HpDecodeOrDie(h, e, &b, "the block's header was overwritten"); /* current under the lock */
     ULONG units = (ULONG)((requested + HP_UNIT + HP_UNIT - 1) / HP_UNIT);
     if (units < 2)
         units = 2;

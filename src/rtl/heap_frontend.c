@@ -98,18 +98,15 @@ static HP_CACHE *HpCacheFor(HP_HEAP *h)
 }
 
 /* A cached block handed out again: busy, its unused byte count set for this request. Its header was
- * checked when it was freed; Word0 (sizes) does not change. */
-static PVOID HpHandOut(HP_HEAP *h, PVOID p, ULONG units, SIZE_T requested)
+ * checked when it was freed; its sizes do not change. */
+static PVOID HpHandOut(HP_HEAP *h, PVOID p, SIZE_T requested)
 {
     HP_ENTRY *e = HpEntryOf(p);
-    ULONG64 w0 = __atomic_load_n(&e->Word0, __ATOMIC_RELAXED) ^ h->Key0;
-    ULONG64 w1 = __atomic_load_n(&e->Word1, __ATOMIC_RELAXED) ^ h->Key1;
+    ULONG size = __atomic_load_n(&e->SizeWord, __ATOMIC_RELAXED) ^ (ULONG)h->Key0;
+    USHORT segment = (USHORT)((__atomic_load_n(&e->Word1, __ATOMIC_RELAXED) ^ h->Key1) >> 16);
     /* The block may be a unit larger than its class (the back end does not split off one unit). */
-    (void)units;
-    HP_BLOCK b = {(ULONG)w0, (ULONG)(w0 >> 32), HP_BUSY, (UCHAR)((SIZE_T)(ULONG)w0 * HP_UNIT - HP_UNIT - requested),
-                  (USHORT)(w1 >> 16)};
     __atomic_store_n((ULONG64 *)p + 1, 0, __ATOMIC_RELAXED);
-    HpEncode(h, e, &b);
+    HpSetBusy(h, e, size, segment, (UCHAR)((SIZE_T)size * HP_UNIT - HP_UNIT - requested));
     return p;
 }
 
@@ -120,7 +117,7 @@ PVOID HpFrontAllocate(HP_HEAP *h, ULONG units, SIZE_T requested)
     if (p != NULL) {
         c->Lists[units] = *(PVOID *)p;
         c->Counts[units]--;
-        return HpHandOut(h, p, units, requested);
+        return HpHandOut(h, p, requested);
     }
     /* Refill: a batch from the back end, one for now and the rest cached. */
     PVOID batch[HP_REFILL];
@@ -141,7 +138,7 @@ PVOID HpFrontAllocate(HP_HEAP *h, ULONG units, SIZE_T requested)
         c->Lists[units] = batch[i];
         c->Counts[units]++;
     }
-    return HpHandOut(h, batch[0], units, requested);
+    return HpHandOut(h, batch[0], requested);
 }
 
 BOOLEAN HpFrontFree(HP_HEAP *h, PVOID p, const HP_BLOCK *b)
