@@ -52,11 +52,15 @@ for ((r = 0; r < rounds; r++)); do
   [ -x "$build/bench/bench_lookaside" ] && run "$build/bench/bench_lookaside" -r 1 lapairs lathreads
   [ -x "$build/bench/bench_seh" ] && run "$build/bench/bench_seh" -r 1
   [ -x "$build/bench/bench_virtual" ] && run "$build/bench/bench_virtual" -r 1
+  # One process per heap workload, so a crash in one (a heap corruption report) costs only its row.
+  if [ -x "$build/bench/bench_heap" ]; then
+    for w in heap_pairs heap_larson heap_frag; do run "$build/bench/bench_heap" -r 1 "$w"; done
+  fi
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Medians over the rounds, one line per measurement: "<workload> <allocator> <median> <unit>".
-medians=$(grep -hE '^(pairs|threads1|threads2|cross|churn|slack|header|slist_pair|slist_cas|lapairs|lathreads1|lathreads2|seh_try|seh_av|seh_vectored|vm_alloc|vm_query|vm_guard) ' "$raw" |
+medians=$(grep -hE '^(pairs|threads1|threads2|cross|churn|slack|header|slist_pair|slist_cas|lapairs|lathreads1|lathreads2|seh_try|seh_av|seh_vectored|vm_alloc|vm_query|vm_guard|heap_pairs|heap_larson|heap_frag|heap_compact) ' "$raw" |
   awk '{ print $1, $2, $3, $4 }' | sort -k1,1 -k2,2 -k3,3g |
   awk '{ k = $1 " " $2; if (!(k in n)) order[++m] = k; n[k]++; v[k, n[k]] = $3; u[k] = $4 }
        END { for (i = 1; i <= m; i++) { k = order[i]; c = n[k]
@@ -149,6 +153,14 @@ target() {
   vm_guard)
     local c=${M["vm_guard control"]:-}
     [ -n "$c" ] && printf 'bare mprotect+SIGSEGV+mprotect %s ns, ratio %s, target <= 2: %s' "$c" "$(calc "$n / $c")" "$(verdict "$n <= 2 * $c")" ;;
+  heap_pairs)
+    [ -n "$gl" ] && printf 'ntmem/glibc %s, target < 1: %s; ' "$(calc "$n / $gl")" "$(verdict "$n < $gl")"
+    [ -n "$mi" ] && printf 'ntmem/mimalloc %s, target <= 1.5: %s' "$(calc "$n / $mi")" "$(verdict "$n <= 1.5 * $mi")" ;;
+  heap_larson)
+    [ -n "$gl" ] && printf 'ntmem/glibc %s, target >= 1: %s' "$(calc "$n / $gl")" "$(verdict "$n >= $gl")"
+    [ -n "$mi" ] && printf '; ntmem/mimalloc %s' "$(calc "$n / $mi")" ;;
+  heap_frag) printf 'target <= 1.3: %s' "$(verdict "$n <= 1.3")" ;;
+  heap_compact) printf 'target > 0 MB: %s' "$(verdict "$n > 0")" ;;
   esac
 }
 
@@ -172,6 +184,10 @@ rows=(
   "vm_alloc|VirtualAlloc 64 KB reserve+commit, then release: ns (lower is better)"
   "vm_query|VirtualQuery among 100,000 regions: ns (lower is better)"
   "vm_guard|guard page: VirtualProtect(PAGE_GUARD), fault, vectored continue: ns (lower is better)"
+  "heap_pairs|heap: ns per HeapFree+HeapAlloc on the process heap, 1000 live, 16-512 B (lower is better)"
+  "heap_larson|heap: larson-like, 2 threads swapping blocks: M free+alloc ops/s, total (higher is better)"
+  "heap_frag|heap: private heap after churn, cbCommitted / live requested bytes (lower is better)"
+  "heap_compact|heap: commit charge HeapCompact returns with 5% of 32 MB left live: MB (higher is better)"
 )
 
 table() {
@@ -203,6 +219,11 @@ notes() {
   echo "Churn footprints, as each allocator can report them:"
   grep -h '^churn-detail ' "$raw" | sed -E 's/^churn-detail ([^ ]+) [^|]*\| (.*)$/- \1: \2/'
   grep -h '^header-check ' "$raw" | sed 's/^/- /'
+  if grep -q '^heap_frag ' "$raw"; then
+    echo "Heap rows (bench_heap): peers are glibc's malloc/free and mi_malloc/mi_free on the same sequences;"
+    echo "heap_frag and heap_compact are ntmem only (HeapSummary; GlobalMemoryStatusEx's ullAvailPageFile)."
+    grep -h '^heap_compact-detail ' "$raw" | tail -n 1 | sed 's/^heap_compact-detail /- last run: /'
+  fi
   late=$(grep -h 'started without their threads' "$raw" | awk '{ n += $2 } END { print n + 0 }')
   [ "$late" -gt 0 ] && echo "- $late multi-thread runs started before their threads were on CPUs together (machine busy)"
   echo

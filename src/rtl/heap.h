@@ -19,6 +19,7 @@
 /* Header flags (inside the encoded header). */
 #define HP_BUSY 0x01
 #define HP_BIG 0x02
+#define HP_CACHED 0x04 /* busy to the back end, but sitting free in a thread's front-end cache */
 
 /* The 16 bytes before every block's data, stored XOR-ed with the heap's keys and checked by a keyed
  * checksum, so a stray write, a pointer that is not a block, or a block of another heap is seen.
@@ -62,7 +63,7 @@ typedef struct _HP_BIG_BLOCK {
 typedef struct _HP_HEAP {
     ULONG Signature;
     ULONG Flags;                 /* HeapCreate's options */
-    ULONG64 Key0, Key1, CheckKey, Cookie;
+    ULONG64 Key0, Key1, CheckKey;
     ULONG64 Id;                  /* unique for the process's life: thread caches key on it */
     pthread_mutex_t Lock;        /* recursive: HeapLock then HeapAlloc on one thread */
     BOOLEAN Fixed;
@@ -107,9 +108,9 @@ static inline void HpSetPrevSize(const HP_HEAP *h, HP_ENTRY *e, ULONG prev)
 }
 
 /* Rewrites flags and unused bytes, keeping size and segment (the front end, without the lock). */
-static inline void HpSetBusy(const HP_HEAP *h, HP_ENTRY *e, ULONG size, USHORT segment, UCHAR unused)
+static inline void HpSetFlags(const HP_HEAP *h, HP_ENTRY *e, ULONG size, USHORT segment, UCHAR flags, UCHAR unused)
 {
-    ULONG64 w1 = HP_BUSY | (ULONG64)unused << 8 | (ULONG64)segment << 16;
+    ULONG64 w1 = flags | (ULONG64)unused << 8 | (ULONG64)segment << 16;
     w1 |= (ULONG64)HpChecksum(h, size, w1, e) << 32;
     __atomic_store_n(&e->Word1, w1 ^ h->Key1, __ATOMIC_RELAXED);
 }
@@ -137,18 +138,6 @@ static inline HP_ENTRY *HpEntryOf(const void *data)
 static inline SIZE_T HpRequested(const HP_BLOCK *b)
 {
     return (SIZE_T)b->Size * HP_UNIT - HP_UNIT - b->Unused;
-}
-
-/* A block sitting in a thread's front-end cache carries the heap's cookie for its address in its
- * second data word (the first links the cache): busy to the back end, free to the program. */
-static inline ULONG64 HpCacheCookie(const HP_HEAP *h, const void *data)
-{
-    return h->Cookie ^ (ULONG64)(ULONG_PTR)data;
-}
-
-static inline BOOLEAN HpIsCached(const HP_HEAP *h, const void *data)
-{
-    return __atomic_load_n((const ULONG64 *)data + 1, __ATOMIC_RELAXED) == HpCacheCookie(h, data);
 }
 
 /* ---- the back end (heap_backend.c); lock held unless the heap is HEAP_NO_SERIALIZE ------------- */

@@ -172,8 +172,24 @@ static void HpCheckBusy(HP_HEAP *h, PVOID p, HP_BLOCK *b)
 {
     if (!HpDecode(h, HpEntryOf(p), b))
         HpReportCorruption(h, p, "not a block of this heap, or its header was overwritten");
-    if (!(b->Flags & HP_BUSY) || (!(b->Flags & HP_BIG) && HpIsCached(h, p)))
+    if (!(b->Flags & HP_BUSY) || (b->Flags & HP_CACHED))
         HpReportCorruption(h, p, "the block is already free (a double free)");
+}
+
+/* A block going to a thread's cache is not merged with its neighbour, so an overrun into the next
+ * header would go unseen until much later: the next header is checked here. It is read without the
+ * lock, so a failure is confirmed under the lock (another thread may have been rewriting it). */
+static void HpCheckNext(HP_HEAP *h, PVOID p, const HP_BLOCK *b)
+{
+    HP_ENTRY *next = (HP_ENTRY *)((PUCHAR)HpEntryOf(p) + (SIZE_T)b->Size * HP_UNIT);
+    HP_BLOCK nb;
+    if ((PUCHAR)next >= __atomic_load_n(&h->Segments[b->Segment].CommitEnd, __ATOMIC_RELAXED) ||
+        HpDecode(h, next, &nb))
+        return;
+    HpLock(h);
+    if ((PUCHAR)next < h->Segments[b->Segment].CommitEnd && !HpDecode(h, next, &nb))
+        HpReportCorruption(h, p, "the header after the block was overwritten (a buffer overrun)");
+    HpUnlock(h);
 }
 
 WINBASEAPI BOOL WINAPI HeapFree(HANDLE handle, DWORD flags, LPVOID p)
@@ -195,6 +211,7 @@ WINBASEAPI BOOL WINAPI HeapFree(HANDLE handle, DWORD flags, LPVOID p)
         HpFreeBig(h, p);
         HpUnlock(h);
     } else if (HpUsesFrontEnd(h, flags, b.Size)) {
+        HpCheckNext(h, p, &b);
         HpFrontFree(h, p, &b);
     } else {
         HpLock(h);
@@ -219,7 +236,7 @@ WINBASEAPI SIZE_T WINAPI HeapSize(HANDLE handle, DWORD flags, LPCVOID p)
         HpUnlock(h);
         return size;
     }
-    return HpIsCached(h, p) ? (SIZE_T)-1 : HpRequested(&b);
+    return (b.Flags & HP_CACHED) ? (SIZE_T)-1 : HpRequested(&b);
 }
 
 WINBASEAPI LPVOID WINAPI HeapReAlloc(HANDLE handle, DWORD flags, LPVOID p, SIZE_T bytes)

@@ -119,7 +119,7 @@ static BOOLEAN HpExtendSegment(HP_HEAP *h, ULONG index, SIZE_T bytes)
     HP_ENTRY *last = s->Last;
     HP_ENTRY *e = (HP_ENTRY *)s->CommitEnd;
     HP_BLOCK b = {(ULONG)(bytes / HP_UNIT), 0, 0, 0, (USHORT)index};
-    s->CommitEnd += bytes;
+    __atomic_store_n(&s->CommitEnd, s->CommitEnd + bytes, __ATOMIC_RELAXED); /* read by HeapFree unlocked */
     if (last != NULL) {
         HP_BLOCK lb;
         HpDecodeOrDie(h, last, &lb, "the last block's header is corrupt");
@@ -387,7 +387,7 @@ SIZE_T HpCompact(HP_HEAP *h)
             continue;
         HpRemoveFree(h, last, lb.Size);
         lb.Size = (ULONG)((SIZE_T)(keep - (PUCHAR)last) / HP_UNIT);
-        s->CommitEnd = keep;
+        __atomic_store_n(&s->CommitEnd, keep, __ATOMIC_RELAXED);
         HpEncode(h, last, &lb);
         HpInsertFree(h, last, lb.Size);
     }
@@ -441,7 +441,6 @@ HP_HEAP *HpCreate(ULONG flags, SIZE_T initial, SIZE_T maximum)
     h->Key0 = HpRandom();
     h->Key1 = HpRandom();
     h->CheckKey = HpRandom();
-    h->Cookie = HpRandom();
     h->Id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);

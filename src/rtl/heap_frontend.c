@@ -33,7 +33,6 @@ static void HpDrainSlot(HP_CACHE *c)
         while (c->Lists[u] != NULL) {
             PVOID p = c->Lists[u];
             c->Lists[u] = *(PVOID *)p;
-            __atomic_store_n((ULONG64 *)p + 1, 0, __ATOMIC_RELAXED);
             HP_BLOCK b;
             if (!HpDecode(h, HpEntryOf(p), &b))
                 HpReportCorruption(h, p, "a cached block's header was overwritten (use after free?)");
@@ -105,9 +104,15 @@ static PVOID HpHandOut(HP_HEAP *h, PVOID p, SIZE_T requested)
     ULONG size = __atomic_load_n(&e->SizeWord, __ATOMIC_RELAXED) ^ (ULONG)h->Key0;
     USHORT segment = (USHORT)((__atomic_load_n(&e->Word1, __ATOMIC_RELAXED) ^ h->Key1) >> 16);
     /* The block may be a unit larger than its class (the back end does not split off one unit). */
-    __atomic_store_n((ULONG64 *)p + 1, 0, __ATOMIC_RELAXED);
-    HpSetBusy(h, e, size, segment, (UCHAR)((SIZE_T)size * HP_UNIT - HP_UNIT - requested));
+    HpSetFlags(h, e, size, segment, HP_BUSY, (UCHAR)((SIZE_T)size * HP_UNIT - HP_UNIT - requested));
     return p;
+}
+
+/* Marks a block as sitting in a cache: a second free of it is then a double free, and walkers and
+ * validators see it free, all from its header (never from the block's data, the program's own). */
+static void HpMarkCached(HP_HEAP *h, PVOID p, ULONG size, USHORT segment, UCHAR unused)
+{
+    HpSetFlags(h, HpEntryOf(p), size, segment, HP_BUSY | HP_CACHED, unused);
 }
 
 PVOID HpFrontAllocate(HP_HEAP *h, ULONG units, SIZE_T requested)
@@ -133,7 +138,10 @@ PVOID HpFrontAllocate(HP_HEAP *h, ULONG units, SIZE_T requested)
     if (got == 0)
         return NULL;
     for (ULONG i = 1; i < got; i++) {
-        __atomic_store_n((ULONG64 *)batch[i] + 1, HpCacheCookie(h, batch[i]), __ATOMIC_RELAXED);
+        HP_BLOCK b;
+        if (!HpDecode(h, HpEntryOf(batch[i]), &b))
+            HpReportCorruption(h, batch[i], "a new block's header is corrupt");
+        HpMarkCached(h, batch[i], b.Size, b.Segment, b.Unused);
         *(PVOID *)batch[i] = c->Lists[units];
         c->Lists[units] = batch[i];
         c->Counts[units]++;
@@ -152,7 +160,6 @@ BOOLEAN HpFrontFree(HP_HEAP *h, PVOID p, const HP_BLOCK *b)
             PVOID q = c->Lists[units];
             c->Lists[units] = *(PVOID *)q;
             c->Counts[units]--;
-            __atomic_store_n((ULONG64 *)q + 1, 0, __ATOMIC_RELAXED);
             HP_BLOCK qb;
             if (!HpDecode(h, HpEntryOf(q), &qb))
                 HpReportCorruption(h, q, "a cached block's header was overwritten (use after free?)");
@@ -160,7 +167,7 @@ BOOLEAN HpFrontFree(HP_HEAP *h, PVOID p, const HP_BLOCK *b)
         }
         HpUnlock(h);
     }
-    __atomic_store_n((ULONG64 *)p + 1, HpCacheCookie(h, p), __ATOMIC_RELAXED);
+    HpMarkCached(h, p, b->Size, b->Segment, b->Unused);
     *(PVOID *)p = c->Lists[units];
     c->Lists[units] = p;
     c->Counts[units]++;

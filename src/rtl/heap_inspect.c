@@ -22,7 +22,7 @@ static BOOL HpValidBlock(HP_HEAP *h, const void *p)
     HP_BLOCK b;
     if (segment < 0 || ((ULONG_PTR)p & (HP_UNIT - 1)) != 0 || !HpDecode(h, e, &b))
         return FALSE;
-    return (b.Flags & HP_BUSY) && !(b.Flags & HP_BIG) && b.Segment == segment && !HpIsCached(h, p) &&
+    return (b.Flags & HP_BUSY) && !(b.Flags & HP_BIG) && b.Segment == segment && !(b.Flags & HP_CACHED) &&
            (h->Debug == 0 || HpDebugBlockIntact(h, (PUCHAR)p, &b, TRUE));
 }
 
@@ -125,7 +125,7 @@ WINBASEAPI BOOL WINAPI HeapSummary(HANDLE handle, DWORD flags, LPHEAP_SUMMARY su
             HP_BLOCK b;
             if (!HpDecode(h, (HP_ENTRY *)at, &b))
                 break;
-            if ((b.Flags & HP_BUSY) && !HpIsCached(h, at + HP_UNIT))
+            if ((b.Flags & HP_BUSY) && !(b.Flags & HP_CACHED))
                 allocated += HpRequested(&b);
             at += (SIZE_T)b.Size * HP_UNIT;
         }
@@ -202,7 +202,7 @@ static BOOL HpBlockEntry(HP_HEAP *h, ULONG i, PUCHAR at, LPPROCESS_HEAP_ENTRY e)
     HP_BLOCK b;
     if (!HpDecode(h, (HP_ENTRY *)at, &b))
         HpReportCorruption(h, at + HP_UNIT, "a block header met while walking the heap is corrupt");
-    BOOL busy = (b.Flags & HP_BUSY) && !HpIsCached(h, at + HP_UNIT);
+    BOOL busy = (b.Flags & HP_BUSY) && !(b.Flags & HP_CACHED);
     memset(e, 0, sizeof *e);
     e->lpData = at + HP_UNIT;
     e->cbData = (DWORD)(busy ? HpRequested(&b) : (SIZE_T)b.Size * HP_UNIT - HP_UNIT);
