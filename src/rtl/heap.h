@@ -20,6 +20,7 @@
 #define HP_BUSY 0x01
 #define HP_BIG 0x02
 #define HP_CACHED 0x04 /* busy to the back end, but sitting free in a thread's front-end cache */
+#define HP_DECOMMITTED 0x08 /* a free block whose pages after its links HeapCompact gave back */
 
 /* The 16 bytes before every block's data, stored XOR-ed with the heap's keys and checked by a keyed
  * checksum, so a stray write, a pointer that is not a block, or a block of another heap is seen.

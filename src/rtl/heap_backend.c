@@ -212,6 +212,19 @@ static HP_ENTRY *HpFindFree(HP_HEAP *h, ULONG units, HP_BLOCK *found)
     return NULL;
 }
 
+/* A free block HeapCompact thinned out gets its pages back before any of it is used (only the pages
+ * that were given back are charged again). FALSE when the commit limit says no. */
+static BOOLEAN HpRecommit(HP_HEAP *h, HP_ENTRY *e, HP_BLOCK *b)
+{
+    if (!(b->Flags & HP_DECOMMITTED))
+        return TRUE;
+    if (VirtualAlloc(e, (SIZE_T)b->Size * HP_UNIT, MEM_COMMIT, h->Protect) == NULL)
+        return FALSE;
+    b->Flags &= (UCHAR)~HP_DECOMMITTED;
+    HpEncode(h, e, b);
+    return TRUE;
+}
+
 /* Makes free block e (already off its list) busy with Units units, returning the rest to a list. */
 static void HpCarve(HP_HEAP *h, HP_ENTRY *e, HP_BLOCK *b, ULONG units, SIZE_T requested)
 {
@@ -241,6 +254,8 @@ PVOID HpAllocateBlock(HP_HEAP *h, ULONG units, SIZE_T requested)
         if (e == NULL)
             return NULL;
     }
+    if (!HpRecommit(h, e, &b))
+        return NULL;
     HpRemoveFree(h, e, b.Size);
     HpCarve(h, e, &b, units, requested);
     return e + 1;
@@ -297,6 +312,7 @@ void HpFreeBlock(HP_HEAP *h, PVOID data, const HP_BLOCK *block)
     HpDecodeOrDie(h, e, &now, "the block's header was overwritten");
     b.PrevSize = now.PrevSize;
     HP_ENTRY *start = e;
+    UCHAR thinned = 0;
     HP_ENTRY *next = (HP_ENTRY *)((PUCHAR)e + (SIZE_T)b.Size * HP_UNIT);
     if ((PUCHAR)next < s->CommitEnd) {
         HP_BLOCK nb;
@@ -306,6 +322,7 @@ void HpFreeBlock(HP_HEAP *h, PVOID data, const HP_BLOCK *block)
         if (!(nb.Flags & HP_BUSY)) {
             HpRemoveFree(h, next, nb.Size);
             b.Size += nb.Size;
+            thinned |= nb.Flags & HP_DECOMMITTED;
         }
     }
     if (b.PrevSize != 0) {
@@ -319,9 +336,10 @@ void HpFreeBlock(HP_HEAP *h, PVOID data, const HP_BLOCK *block)
             start = prev;
             b.Size += pb.Size;
             b.PrevSize = pb.PrevSize;
+            thinned |= pb.Flags & HP_DECOMMITTED;
         }
     }
-    b.Flags = 0;
+    b.Flags = thinned; /* a merged block with given-back pages is recommitted before use */
     b.Unused = 0;
     HpEncode(h, start, &b);
     HpInsertFree(h, start, b.Size);
@@ -346,7 +364,7 @@ BOOLEAN HpResizeInPlace(HP_HEAP *h, PVOID data, const HP_BLOCK *block, SIZE_T re
         if ((PUCHAR)next >= s->CommitEnd)
             return FALSE;
         HpDecodeOrDie(h, next, &nb, "the header of the following block is corrupt (an overrun of this block?)");
-        if ((nb.Flags & HP_BUSY) || b.Size + nb.Size < units)
+        if ((nb.Flags & HP_BUSY) || b.Size + nb.Size < units || !HpRecommit(h, next, &nb))
             return FALSE;
         HpRemoveFree(h, next, nb.Size);
         b.Size += nb.Size;
@@ -391,6 +409,20 @@ SIZE_T HpCompact(HP_HEAP *h)
         HpEncode(h, last, &lb);
         HpInsertFree(h, last, lb.Size);
     }
+    /* Free blocks elsewhere keep their header and links; the whole pages after them go back. Debug
+     * heaps keep everything (their free blocks hold a fill that is checked). */
+    for (ULONG i = 0; i < HP_LISTS && h->Debug == 0; i++)
+        for (LIST_ENTRY *l = h->FreeLists[i].Flink; l != &h->FreeLists[i]; l = l->Flink) {
+            HP_ENTRY *e = (HP_ENTRY *)l - 1;
+            HP_BLOCK b;
+            HpDecodeOrDie(h, e, &b, "a free block's header is corrupt (use after free?)");
+            PUCHAR from = (PUCHAR)ALIGN_UP_BY((PUCHAR)e + 2 * HP_UNIT, PAGE_SIZE);
+            PUCHAR to = (PUCHAR)ALIGN_DOWN_BY((PUCHAR)e + (SIZE_T)b.Size * HP_UNIT, PAGE_SIZE);
+            if ((b.Flags & HP_DECOMMITTED) || to <= from || !VirtualFree(from, (SIZE_T)(to - from), MEM_DECOMMIT))
+                continue;
+            b.Flags |= HP_DECOMMITTED;
+            HpEncode(h, e, &b);
+        }
     SIZE_T largest = 0;
     for (ULONG i = 0; i < HP_LISTS; i++)
         for (LIST_ENTRY *l = h->FreeLists[i].Flink; l != &h->FreeLists[i]; l = l->Flink) {

@@ -119,7 +119,14 @@ WINBASEAPI BOOL WINAPI HeapSummary(HANDLE handle, DWORD flags, LPHEAP_SUMMARY su
     pthread_mutex_lock(&h->Lock);
     for (ULONG i = 0; i < h->SegmentCount; i++) {
         const HP_SEGMENT *s = &h->Segments[i];
-        committed += (SIZE_T)(s->CommitEnd - s->Base);
+        /* Committed is what VirtualQuery says: HeapCompact leaves holes inside free blocks. */
+        MEMORY_BASIC_INFORMATION m;
+        for (PUCHAR at = s->Base; at < s->CommitEnd && VirtualQuery(at, &m, sizeof m) == sizeof m;
+             at = (PUCHAR)m.BaseAddress + m.RegionSize)
+            if (m.State == MEM_COMMIT) {
+                PUCHAR end = (PUCHAR)m.BaseAddress + m.RegionSize;
+                committed += (SIZE_T)((end < s->CommitEnd ? end : s->CommitEnd) - (PUCHAR)m.BaseAddress);
+            }
         reserved += s->Reserved;
         for (PUCHAR at = s->FirstBlock; at < s->CommitEnd;) {
             HP_BLOCK b;
