@@ -1,5 +1,6 @@
 /* track_probe.c - misuses pool memory in one chosen way so Valgrind or ASan can be seen catching it. */
 #include <ntddk.h>
+#include <windows.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +21,16 @@ int main(int argc, char **argv)
     ExFreePoolWithTag((PVOID)big, 'giBP');
     if (strcmp(mode, "leak") != 0)
         ExFreePoolWithTag((PVOID)leak, 'kaeL');
+    /* heap blocks are watched the same way */
+    HANDLE heap = HeapCreate(0, 0, 0);
+    volatile char *h = HeapAlloc(heap, 0, 40);
+    memset((void *)h, 2, 40);
+    if (strcmp(mode, "heap_overrun") == 0)
+        sum += h[44];
+    HeapFree(heap, 0, (PVOID)h);
+    if (strcmp(mode, "heap_uaf") == 0)
+        sum += h[20];
+    HeapDestroy(heap);
     printf("probe %s done %d\n", mode, sum);
     return 0;
 }

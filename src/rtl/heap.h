@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <windows.h>
 #include <ntmem.h>
+#include "ex/track.h"
 #include "ke/ke.h"
 
 #define HP_UNIT 16                            /* block granularity, header size */
@@ -95,6 +96,8 @@ static inline ULONG HpChecksum(const HP_HEAP *h, ULONG size, ULONG64 w1, const v
 /* Writes the whole header (lock held, or the block is this thread's alone). */
 static inline void HpEncode(const HP_HEAP *h, HP_ENTRY *e, const HP_BLOCK *b)
 {
+    ExpAsanUnpoison(e, sizeof *e); /* a new header may land in a freed block's poisoned data */
+    ExpVgAccess(e, sizeof *e);
     ULONG64 w1 = b->Flags | (ULONG64)b->Unused << 8 | (ULONG64)b->Segment << 16;
     w1 |= (ULONG64)HpChecksum(h, b->Size, w1, e) << 32;
     __atomic_store_n(&e->SizeWord, b->Size ^ (ULONG)h->Key0, __ATOMIC_RELAXED);

@@ -126,6 +126,27 @@ static PVOID HpFail(ULONG flags, SIZE_T bytes)
     return NULL;
 }
 
+/* ASan and Valgrind: the requested bytes are the program's, the rest of the block is a red zone. */
+static void HpTrackAlloc(HP_HEAP *h, PVOID p, SIZE_T bytes)
+{
+    HP_BLOCK b;
+    SIZE_T data = bytes;
+    if (HpDecode(h, HpEntryOf(p), &b) && !(b.Flags & HP_BIG))
+        data = (SIZE_T)b.Size * HP_UNIT - HP_UNIT;
+    ExpTrackAlloc(p, bytes, data);
+}
+
+/* A freed block is off limits to the program, except its first 16 bytes, which the heap's own
+ * lists use. */
+static void HpTrackFree(const HP_BLOCK *b, PVOID p)
+{
+    ExpVgFree(p);
+    ExpVgAccess(p, HP_UNIT);
+    ExpAsanUnpoison(p, HP_UNIT);
+    if (!(b->Flags & HP_BIG))
+        ExpAsanPoison((PUCHAR)p + HP_UNIT, (SIZE_T)b->Size * HP_UNIT - 2 * HP_UNIT);
+}
+
 static BOOLEAN HpUsesFrontEnd(const HP_HEAP *h, ULONG flags, ULONG units)
 {
     return h->FrontEnd && !(flags & HEAP_NO_SERIALIZE) && units <= HP_FRONT_UNITS &&
@@ -162,6 +183,8 @@ WINBASEAPI LPVOID WINAPI HeapAlloc(HANDLE handle, DWORD flags, SIZE_T bytes)
     }
     if (p == NULL)
         return HpFail(flags, bytes);
+    if (ExpTrackingActive() && h->Debug == 0)
+        HpTrackAlloc(h, p, bytes);
     if (flags & HEAP_ZERO_MEMORY)
         memset(p, 0, bytes);
     return p;
@@ -206,6 +229,8 @@ WINBASEAPI BOOL WINAPI HeapFree(HANDLE handle, DWORD flags, LPVOID p)
     }
     HP_BLOCK b;
     HpCheckBusy(h, p, &b);
+    if (ExpTrackingActive())
+        HpTrackFree(&b, p);
     if (b.Flags & HP_BIG) {
         HpLock(h);
         HpFreeBig(h, p);
@@ -283,10 +308,22 @@ WINBASEAPI LPVOID WINAPI HeapReAlloc(HANDLE handle, DWORD flags, LPVOID p, SIZE_
         }
     } else {
         old = HpRequested(&b);
-        done = bytes < HP_BIG_THRESHOLD && HpResizeInPlace(h, p, &b, bytes);
+        /* Watched by a tool, blocks move unless told not to, so it sees every change of size. */
+        done = bytes < HP_BIG_THRESHOLD && (!ExpTrackingActive() || (flags & HEAP_REALLOC_IN_PLACE_ONLY)) &&
+               HpResizeInPlace(h, p, &b, bytes);
     }
     HpUnlock(h);
     if (done) {
+        if (ExpTrackingActive()) {
+            HP_BLOCK now;
+            SIZE_T data = HpDecode(h, HpEntryOf(p), &now) && !(now.Flags & HP_BIG)
+                              ? (SIZE_T)now.Size * HP_UNIT - HP_UNIT
+                              : bytes;
+            ExpAsanUnpoison(p, bytes);
+            if (data > bytes)
+                ExpAsanPoison((PUCHAR)p + bytes, data - bytes);
+            ExpVgAccess(p, bytes);
+        }
         if ((flags & HEAP_ZERO_MEMORY) && bytes > old)
             memset((PUCHAR)p + old, 0, bytes - old);
         return p;

@@ -51,6 +51,8 @@ static void HpInsertFree(HP_HEAP *h, HP_ENTRY *e, ULONG units)
 {
     ULONG i = HpListIndex(units);
     LIST_ENTRY *head = &h->FreeLists[i], *links = HpLinks(e);
+    ExpAsanUnpoison(links, sizeof *links); /* the links may land in freed, poisoned data */
+    ExpVgAccess(links, sizeof *links);
     links->Flink = head->Flink;
     links->Blink = head;
     head->Flink->Blink = links;
@@ -294,6 +296,7 @@ void HpFreeBig(HP_HEAP *h, PVOID data)
     if (big == NULL)
         HpReportCorruption(h, data, "a big block this heap does not have (freed twice?)");
     RemoveEntryList(&big->Links);
+    ExpAsanUnpoison(big->RegionBase, big->RegionSize); /* the addresses will be someone else's */
     VirtualFree(big->RegionBase, 0, MEM_RELEASE);
 }
 
@@ -509,9 +512,12 @@ void HpReleaseAll(HP_HEAP *h)
 {
     while (!IsListEmpty(&h->BigBlocks)) {
         HP_BIG_BLOCK *big = CONTAINING_RECORD(RemoveHeadList(&h->BigBlocks), HP_BIG_BLOCK, Links);
+        ExpAsanUnpoison(big->RegionBase, big->RegionSize);
         VirtualFree(big->RegionBase, 0, MEM_RELEASE);
     }
     HpDebugReleaseQuarantine(h);
+    for (ULONG i = h->SegmentCount; i-- > 0;)
+        ExpAsanUnpoison(h->Segments[i].Base, (SIZE_T)(h->Segments[i].CommitEnd - h->Segments[i].Base));
     for (ULONG i = h->SegmentCount; i-- > 1;)
         VirtualFree(h->Segments[i].Base, 0, MEM_RELEASE);
     h->Signature = 0;
