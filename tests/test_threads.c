@@ -148,24 +148,19 @@ START_TEST(many_system_threads_come_and_go_and_their_objects_are_freed)
         }
     }
     /* A thread's object outlives the thread only while referenced: the last dereference frees it,
-     * which the tag table shows ('Thre' outstanding back to what it was). */
+     * which the tag table shows ('Thre' outstanding back to zero once the exiting threads have
+     * dropped their own references - they do that just after signalling, so it is polled). This
+     * thread never asked for its own object, so none should remain. */
     SYSTEM_POOLTAG usage;
     memset(&usage, 0, sizeof usage);
-    pt_tag_counts(0x65726854, &usage);
-    ULONG before = usage.NonPagedAllocs - usage.NonPagedFrees;
-    HANDLE h;
-    probe p;
-    memset(&p, 0, sizeof p);
-    ck_assert_int_eq(PsCreateSystemThread(&h, THREAD_ALL_ACCESS, NULL, NULL, NULL, record_routine, &p),
-                     STATUS_SUCCESS);
-    join_and_close(h);
-    for (int tries = 0; tries < 1000; tries++) { /* the thread drops its reference as it exits */
+    for (int tries = 0; tries < 2000; tries++) {
         pt_tag_counts(0x65726854, &usage);
-        if (usage.NonPagedAllocs - usage.NonPagedFrees == before)
+        if (usage.NonPagedAllocs - usage.NonPagedFrees == 0)
             break;
         usleep(1000);
     }
-    ck_assert_uint_eq(usage.NonPagedAllocs - usage.NonPagedFrees, before);
+    ck_assert_uint_eq(usage.NonPagedAllocs - usage.NonPagedFrees, 0);
+    ck_assert_uint_ge(usage.NonPagedAllocs, 200);
 }
 END_TEST
 
