@@ -167,11 +167,8 @@ NTMEM_HIDDEN HP_BIG_BLOCK *HpBigOf(HP_HEAP *Heap, const void *Data);
 /* Ends the process: STATUS_HEAP_CORRUPTION with what was found where. */
 NTMEM_HIDDEN DECLSPEC_NORETURN void HpReportCorruption(const HP_HEAP *Heap, const void *Address, PCSTR What);
 
-/* ---- the front end (heap_frontend.c) ---------------------------------------------------------------- */
+/* ---- the front end (heap_frontend.c; its fast paths are in heap_frontend.h) --------------------------- */
 
-NTMEM_HIDDEN PVOID HpFrontAllocate(HP_HEAP *Heap, ULONG Units, SIZE_T Requested);
-/* TRUE when the block went to this thread's cache. */
-NTMEM_HIDDEN BOOLEAN HpFrontFree(HP_HEAP *Heap, PVOID Data, const HP_BLOCK *Block);
 /* Gives this thread's cached blocks of Heap back to the back end (lock held or not needed). */
 NTMEM_HIDDEN void HpFrontFlush(HP_HEAP *Heap);
 /* Forgets the heap in this thread's cache without touching its blocks (the heap is going). */

@@ -2,7 +2,7 @@
  * HeapAlloc/HeapReAlloc/HeapFree/HeapSize, heap information, and the Rtl forms for kernel code. */
 #include <string.h>
 
-#include "rtl/heap.h"
+#include "rtl/heap_frontend.h"
 
 static pthread_mutex_t HpRegistryMutex = PTHREAD_MUTEX_INITIALIZER;
 static LIST_ENTRY HpHeaps = {&HpHeaps, &HpHeaps};
@@ -192,7 +192,7 @@ WINBASEAPI LPVOID WINAPI HeapAlloc(HANDLE handle, DWORD flags, SIZE_T bytes)
         if (units < 2)
             units = 2; /* room for the free-list links once it is freed */
         if (HpUsesFrontEnd(h, flags, units)) {
-            p = HpFrontAllocate(h, units, bytes);
+            p = HpFrontAllocateInline(h, units, bytes);
         } else {
             HpLock(h);
             p = HpAllocateBlock(h, units, bytes);
@@ -217,22 +217,6 @@ static void HpCheckBusy(HP_HEAP *h, PVOID p, HP_BLOCK *b)
         HpReportCorruption(h, p, "the block is already free (a double free)");
 }
 
-/* A block going to a thread's cache is not merged with its neighbour, so an overrun into the next
- * header would go unseen until much later: the next header is checked here. It is read without the
- * lock, so a failure is confirmed under the lock (another thread may have been rewriting it). */
-static void HpCheckNext(HP_HEAP *h, PVOID p, const HP_BLOCK *b)
-{
-    HP_ENTRY *next = (HP_ENTRY *)((PUCHAR)HpEntryOf(p) + (SIZE_T)b->Size * HP_UNIT);
-    HP_BLOCK nb;
-    if ((PUCHAR)next >= __atomic_load_n(&h->Segments[b->Segment].CommitEnd, __ATOMIC_RELAXED) ||
-        HpDecode(h, next, &nb))
-        return;
-    HpLock(h);
-    if ((PUCHAR)next < h->Segments[b->Segment].CommitEnd && !HpDecode(h, next, &nb))
-        HpReportCorruption(h, p, "the header after the block was overwritten (a buffer overrun)");
-    HpUnlock(h);
-}
-
 WINBASEAPI BOOL WINAPI HeapFree(HANDLE handle, DWORD flags, LPVOID p)
 {
     if (p == NULL)
@@ -254,8 +238,7 @@ WINBASEAPI BOOL WINAPI HeapFree(HANDLE handle, DWORD flags, LPVOID p)
         HpFreeBig(h, p);
         HpUnlock(h);
     } else if (HpUsesFrontEnd(h, flags, b.Size)) {
-        HpCheckNext(h, p, &b);
-        HpFrontFree(h, p, &b);
+        HpFrontFreeInline(h, p, &b);
     } else {
         HpLock(h);
         HpFreeBlock(h, p, &b);

@@ -2,26 +2,9 @@
  * refilled and drained in batches under the heap lock, so the common path takes no lock at all. */
 #include <string.h>
 
-#include "rtl/heap.h"
+#include "rtl/heap_frontend.h"
 
-#define HP_CACHE_SLOTS 4   /* heaps a thread caches for at once */
-#define HP_CACHE_DEPTH 64  /* blocks per size before half go back */
-#define HP_REFILL 16       /* blocks taken from the back end at once */
-
-typedef struct _HP_CACHE {
-    HP_HEAP *Heap;
-    ULONG64 Id;            /* the heap's identity: a new heap at the same address is another heap */
-    PVOID Lists[HP_FRONT_UNITS + 1];
-    UCHAR Counts[HP_FRONT_UNITS + 1];
-} HP_CACHE;
-
-typedef struct _HP_THREAD_CACHES {
-    HP_CACHE Slots[HP_CACHE_SLOTS];
-    ULONG Victim;
-    BOOLEAN Registered;
-} HP_THREAD_CACHES;
-
-static __thread HP_THREAD_CACHES HpCaches __attribute__((tls_model("initial-exec")));
+__thread HP_THREAD_CACHES HpCaches __attribute__((tls_model("initial-exec")));
 static pthread_key_t HpThreadKey;
 static pthread_once_t HpThreadKeyOnce = PTHREAD_ONCE_INIT;
 
@@ -70,12 +53,9 @@ static void HpCreateThreadKey(void)
     pthread_key_create(&HpThreadKey, HpThreadExit);
 }
 
-static HP_CACHE *HpCacheFor(HP_HEAP *h)
+HP_CACHE *HpCacheSlow(HP_HEAP *h)
 {
     HP_THREAD_CACHES *t = &HpCaches;
-    for (ULONG i = 0; i < HP_CACHE_SLOTS; i++)
-        if (t->Slots[i].Heap == h && t->Slots[i].Id == h->Id)
-            return &t->Slots[i];
     if (!t->Registered) {
         pthread_once(&HpThreadKeyOnce, HpCreateThreadKey);
         pthread_setspecific(HpThreadKey, t);
@@ -96,35 +76,9 @@ static HP_CACHE *HpCacheFor(HP_HEAP *h)
     return c;
 }
 
-/* A cached block handed out again: busy, its unused byte count set for this request. Its header was
- * checked when it was freed; its sizes do not change. */
-static PVOID HpHandOut(HP_HEAP *h, PVOID p, SIZE_T requested)
+PVOID HpFrontRefill(HP_HEAP *h, HP_CACHE *c, ULONG units, SIZE_T requested)
 {
-    HP_ENTRY *e = HpEntryOf(p);
-    ULONG size = __atomic_load_n(&e->SizeWord, __ATOMIC_RELAXED) ^ (ULONG)h->Key0;
-    USHORT segment = (USHORT)((__atomic_load_n(&e->Word1, __ATOMIC_RELAXED) ^ h->Key1) >> 16);
-    /* The block may be a unit larger than its class (the back end does not split off one unit). */
-    HpSetFlags(h, e, size, segment, HP_BUSY, (UCHAR)((SIZE_T)size * HP_UNIT - HP_UNIT - requested));
-    return p;
-}
-
-/* Marks a block as sitting in a cache: a second free of it is then a double free, and walkers and
- * validators see it free, all from its header (never from the block's data, the program's own). */
-static void HpMarkCached(HP_HEAP *h, PVOID p, ULONG size, USHORT segment, UCHAR unused)
-{
-    HpSetFlags(h, HpEntryOf(p), size, segment, HP_BUSY | HP_CACHED, unused);
-}
-
-PVOID HpFrontAllocate(HP_HEAP *h, ULONG units, SIZE_T requested)
-{
-    HP_CACHE *c = HpCacheFor(h);
-    PVOID p = c->Lists[units];
-    if (p != NULL) {
-        c->Lists[units] = *(PVOID *)p;
-        c->Counts[units]--;
-        return HpHandOut(h, p, requested);
-    }
-    /* Refill: a batch from the back end, one for now and the rest cached. */
+    /* A batch from the back end, one for now and the rest cached. */
     PVOID batch[HP_REFILL];
     ULONG got = 0;
     HpLock(h);
@@ -149,29 +103,20 @@ PVOID HpFrontAllocate(HP_HEAP *h, ULONG units, SIZE_T requested)
     return HpHandOut(h, batch[0], requested);
 }
 
-BOOLEAN HpFrontFree(HP_HEAP *h, PVOID p, const HP_BLOCK *b)
+void HpFrontDrainHalf(HP_HEAP *h, HP_CACHE *c, ULONG units)
 {
-    ULONG units = b->Size;
-    HP_CACHE *c = HpCacheFor(h);
-    if (c->Counts[units] >= HP_CACHE_DEPTH) {
-        /* Full: half of this size goes back to the back end, where it can coalesce. */
-        HpLock(h);
-        for (ULONG k = 0; k < HP_CACHE_DEPTH / 2; k++) {
-            PVOID q = c->Lists[units];
-            c->Lists[units] = *(PVOID *)q;
-            c->Counts[units]--;
-            HP_BLOCK qb;
-            if (!HpDecode(h, HpEntryOf(q), &qb))
-                HpReportCorruption(h, q, "a cached block's header was overwritten (use after free?)");
-            HpFreeBlock(h, q, &qb);
-        }
-        HpUnlock(h);
+    /* Full: half of this size goes back to the back end, where it can coalesce. */
+    HpLock(h);
+    for (ULONG k = 0; k < HP_CACHE_DEPTH / 2; k++) {
+        PVOID q = c->Lists[units];
+        c->Lists[units] = *(PVOID *)q;
+        c->Counts[units]--;
+        HP_BLOCK qb;
+        if (!HpDecode(h, HpEntryOf(q), &qb))
+            HpReportCorruption(h, q, "a cached block's header was overwritten (use after free?)");
+        HpFreeBlock(h, q, &qb);
     }
-    HpMarkCached(h, p, b->Size, b->Segment, b->Unused);
-    *(PVOID *)p = c->Lists[units];
-    c->Lists[units] = p;
-    c->Counts[units]++;
-    return TRUE;
+    HpUnlock(h);
 }
 
 void HpFrontFlush(HP_HEAP *h)
