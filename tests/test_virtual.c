@@ -603,9 +603,13 @@ START_TEST(random_operations_match_a_reference_model)
         switch (kind) {
         case 0:
         case 1:
-            ck_assert_ptr_eq(VirtualAlloc(at, count * 4096, MEM_COMMIT, prot), at);
+        {
+            PVOID got = VirtualAlloc(at, count * 4096, MEM_COMMIT, prot);
+            ck_assert_msg(got == at, "op %d: commit of %d pages at %p (protection 0x%x) gave %p, error %lu", op, count,
+                          (void *)at, (unsigned)prot, got, (unsigned long)GetLastError());
             for (int i = first; i < first + count; i++)
                 pages[r][i] = (model_page){1, prot};
+        }
             break;
         case 2: {
             DWORD old;

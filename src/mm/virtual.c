@@ -43,6 +43,16 @@ ULONG_PTR MiHighestUser(void)
     return (ULONG_PTR)MmHighestUserAddress;
 }
 
+/* User ranges are everything outside the system range below the 47-bit limit: when Linux's layout
+ * left no room at the top, the system range sits lower and user memory also lies above it. */
+static BOOLEAN MiIsUserRange(const void *start, SIZE_T bytes)
+{
+    ULONG_PTR a = (ULONG_PTR)start, end = a + bytes;
+    MiEnsureInitialized();
+    ULONG_PTR sys = (ULONG_PTR)MiSystemSpace.Start, sys_end = (ULONG_PTR)MiSystemSpace.End;
+    return a >= MI_LOWEST_USER_ADDRESS && end >= a && end <= ((ULONG_PTR)1 << 47) && (end <= sys || a >= sys_end);
+}
+
 MI_VAD *MiVadForRange(PUCHAR start, SIZE_T bytes)
 {
     MI_VAD *v = MiFindVad(start);
@@ -161,10 +171,9 @@ static NTSTATUS MiReserve(PVOID *base_io, PSIZE_T size_io, ULONG type, ULONG pro
     SIZE_T size = *size_io;
     PUCHAR base = (PUCHAR)ALIGN_DOWN_BY(given, MI_ALLOCATION_GRANULARITY);
     SIZE_T bytes = given != NULL ? ALIGN_UP_BY(given + size, PAGE_SIZE) - (ULONG_PTR)base : ALIGN_UP_BY(size, PAGE_SIZE);
-    if (given != NULL && (given + size < given || (ULONG_PTR)base < MI_LOWEST_USER_ADDRESS ||
-                          (ULONG_PTR)base + bytes - 1 > MiHighestUser()))
+    if (given != NULL && (given + size < given || !MiIsUserRange(base, bytes)))
         return STATUS_INVALID_PARAMETER_2;
-    if (bytes == 0 || bytes > MiHighestUser())
+    if (bytes == 0 || bytes >= ((SIZE_T)1 << 47))
         return STATUS_INVALID_PARAMETER_4;
     if (type & MEM_LARGE_PAGES) {
         if ((type & (MEM_RESERVE | MEM_COMMIT)) != (MEM_RESERVE | MEM_COMMIT) || (bytes % MI_LARGE_PAGE_SIZE) != 0 ||
@@ -219,7 +228,7 @@ static NTSTATUS MiCommit(PVOID *base_io, PSIZE_T size_io, ULONG protect)
 {
     PUCHAR start = (PUCHAR)ALIGN_DOWN_BY(*base_io, PAGE_SIZE);
     PUCHAR end = (PUCHAR)ALIGN_UP_BY((PUCHAR)*base_io + *size_io, PAGE_SIZE);
-    if (end < start || (ULONG_PTR)end - 1 > MiHighestUser())
+    if (end < start || !MiIsUserRange(start, (SIZE_T)(end - start)))
         return STATUS_INVALID_PARAMETER_2;
     MiLockVads();
     MI_VAD *v = MiVadForRange(start, (SIZE_T)(end - start));
@@ -327,7 +336,7 @@ NTSTATUS NTAPI NtFreeVirtualMemory(HANDLE process, PVOID *base_io, PSIZE_T size_
         return STATUS_INVALID_PARAMETER_4;
     PUCHAR given = *base_io; /* read before the lock, like every caller variable */
     SIZE_T size = *size_io;
-    if ((ULONG_PTR)given > MiHighestUser())
+    if (!MiIsUserRange(PAGE_ALIGN(given), PAGE_SIZE))
         return STATUS_INVALID_PARAMETER_2;
     MiLockVads();
     MI_VAD *v = MiFindVad(given);
@@ -405,7 +414,7 @@ NTSTATUS NTAPI NtProtectVirtualMemory(HANDLE process, PVOID *base_io, PSIZE_T si
     PUCHAR end = (PUCHAR)ALIGN_UP_BY((PUCHAR)*base_io + *size_io, PAGE_SIZE);
     if (*size_io == 0 || end <= start)
         return STATUS_INVALID_PARAMETER_3;
-    if ((ULONG_PTR)end - 1 > MiHighestUser())
+    if (!MiIsUserRange(start, (SIZE_T)(end - start)))
         return STATUS_INVALID_PARAMETER_2;
     ULONG previous = 0;
     MiLockVads();
