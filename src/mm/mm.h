@@ -75,6 +75,8 @@ NTMEM_HIDDEN void MiInitializeSystemSpace(void);
 NTMEM_HIDDEN PVOID MiAllocatePages(MI_REGION_ID Region, SIZE_T Pages, ULONG LimitPercent);
 /* Decommits and returns pages; the first page's PFN state becomes FirstState, the others MiPageFree. */
 NTMEM_HIDDEN void MiFreePages(MI_REGION_ID Region, PVOID Base, SIZE_T Pages, MI_PAGE_STATE FirstState);
+/* The same without PFN states, for regions the PFN database does not cover (system PTE space). */
+NTMEM_HIDDEN void MiReleaseRegionPages(MI_REGION_ID Region, PVOID Base, SIZE_T Pages);
 
 static inline BOOLEAN MiIsSystemAddress(const void *Va)
 {

@@ -69,13 +69,20 @@ PVOID MiAllocatePages(MI_REGION_ID id, SIZE_T pages, ULONG limit_percent)
 
 void MiFreePages(MI_REGION_ID id, PVOID base, SIZE_T pages, MI_PAGE_STATE first_state)
 {
-    MI_REGION *r = &MiSystemSpace.Regions[id];
-    SIZE_T first = ((PUCHAR)base - r->Base) >> PAGE_SHIFT;
     MI_PFN *pfn = MiPfnOf(base);
     /* States change before the pages go back to the bitmap, so no new owner's state is overwritten. */
     MiSetPageState(&pfn[0], first_state);
     for (SIZE_T i = 1; i < pages; i++)
         MiSetPageState(&pfn[i], MiPageFree);
+    (void)r;
+    (void)first;
+    MiReleaseRegionPages(id, base, pages);
+}
+
+void MiReleaseRegionPages(MI_REGION_ID id, PVOID base, SIZE_T pages)
+{
+    MI_REGION *r = &MiSystemSpace.Regions[id];
+    SIZE_T first = ((PUCHAR)base - r->Base) >> PAGE_SHIFT;
     OsDecommit(base, pages << PAGE_SHIFT);
     pthread_mutex_lock(&r->Lock);
     MiSetBits(r->Bitmap, first, pages, FALSE);
