@@ -74,8 +74,6 @@ void MiFreePages(MI_REGION_ID id, PVOID base, SIZE_T pages, MI_PAGE_STATE first_
     MiSetPageState(&pfn[0], first_state);
     for (SIZE_T i = 1; i < pages; i++)
         MiSetPageState(&pfn[i], MiPageFree);
-    (void)r;
-    (void)first;
     MiReleaseRegionPages(id, base, pages);
 }
 
