@@ -136,6 +136,32 @@ NTMEM_API SIZE_T ntmem_set_commit_limit(SIZE_T Bytes);
 NTMEM_API ULONG ntmem_set_heap_debug(ULONG Flags);
 
 NTMEM_API ULONG ntmem_set_verifier_flags(ULONG Flags);
+
+/* Special pool (NTMEM_VERIFIER=special_pool, or ntmem_set_verifier_flags): each selected allocation
+ * of up to a page sits alone on a page next to an inaccessible one - at the end of its page (an
+ * overrun faults at once: STOP 0xD6) or, with VerifyStart, at the start (an underrun faults). The
+ * rest of the page holds a pattern checked at free (STOP 0xC1, P4 0x20-0x24 as documented), and freed
+ * blocks stay inaccessible for a while (a use after free is STOP 0xD5). Selection: Tag (0: any; as
+ * written in code, e.g. 'gaT1'), and a size range. From the environment:
+ * special_pool=tag:Tag1+size:16-64+start. When special pool is exhausted, normal pool serves. */
+typedef struct _NTMEM_SPECIAL_POOL_SETTINGS {
+    ULONG Tag;
+    SIZE_T MinSize;
+    SIZE_T MaxSize;
+    BOOLEAN VerifyStart;
+} NTMEM_SPECIAL_POOL_SETTINGS, *PNTMEM_SPECIAL_POOL_SETTINGS;
+typedef const NTMEM_SPECIAL_POOL_SETTINGS *PCNTMEM_SPECIAL_POOL_SETTINGS;
+
+typedef struct _NTMEM_SPECIAL_POOL_INFO {
+    ULONG64 Considered;  /* allocations looked at while special pool was on */
+    ULONG64 Allocations; /* served from special pool: Allocations / Considered is the fraction */
+    ULONG64 Fallbacks;   /* selected, but special pool was exhausted */
+    ULONG64 Frees;
+    ULONG64 Outstanding;
+} NTMEM_SPECIAL_POOL_INFO, *PNTMEM_SPECIAL_POOL_INFO;
+
+NTMEM_API VOID ntmem_set_special_pool(PCNTMEM_SPECIAL_POOL_SETTINGS Settings);
+NTMEM_API VOID ntmem_query_special_pool(PNTMEM_SPECIAL_POOL_INFO Info);
 NTMEM_API ULONG ntmem_get_verifier_flags(VOID);
 
 NTMEM_END_DECLS

@@ -1,5 +1,6 @@
 /* pool_alloc.c - the ExAllocatePool* entry points: request decoding, IRQL rules, quotas, failures. */
 #include "ex/pool.h"
+#include "vf/vf.h"
 #include "ex/track.h"
 
 #define EXP_TAG_NONE 'enoN' /* what ExAllocatePool and ExAllocatePoolWithQuota tag blocks with */
@@ -85,6 +86,16 @@ static PVOID ExpAllocate(ULONG type, SIZE_T bytes, ULONG tag, ULONG how, ULONG l
         goto fail;
 
     EXP_POOL_THREAD *t = ExpCurrentPoolThread();
+    if (NTMEM_UNLIKELY(VfSpecialPoolOn) && !(how & (EXP_QUOTA | EXP_CACHE_ALIGN))) {
+        /* Driver Verifier's special pool, for the requests it selects; the others go on below. */
+        PVOID special = VfSpecialPoolAllocate(type, bytes, tag);
+        if (special != NULL) {
+            ExpCountAlloc(t, tag, pool, PAGE_SIZE);
+            if (how & EXP_ZERO)
+                memset(special, 0, bytes);
+            return special;
+        }
+    }
     PEPROCESS process = (how & EXP_QUOTA) ? PsGetCurrentProcess() : NULL;
     SIZE_T size;
     PVOID p;
@@ -191,7 +202,7 @@ NTKERNELAPI PVOID NTAPI ExAllocatePoolWithTag(POOL_TYPE type, SIZE_T bytes, ULON
     ULONG pool = (ULONG)type;
     /* tag << 1 drops PROTECTED_POOL: a tag that is only that bit is no tag either. */
     if (NTMEM_UNLIKELY(pool > PagedPool || (ULONG)(tag << 1) == 0 || bytes > EXP_CACHE_MAX_UNITS * EXP_BLOCK_UNIT - sizeof(POOL_HEADER) ||
-                       t == NULL || kt->Irql + pool > DISPATCH_LEVEL))
+                       t == NULL || kt->Irql + pool > DISPATCH_LEVEL || VfSpecialPoolOn))
         return ExpAllocateWithTagSlow(type, bytes, tag, __builtin_return_address(0));
     ULONG units = ExpUnitsFor(bytes);
     EXP_CACHE_BIN *bin = &t->Bins[units][pool];

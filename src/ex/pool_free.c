@@ -1,6 +1,7 @@
 /* pool_free.c - ExFreePool* and ExQueryPoolBlockSize: validation, bug checks, per-thread caching. */
 #include "ex/pool.h"
 #include "ex/track.h"
+#include "vf/vf.h"
 
 void ExpWrongTag(PVOID block, ULONG allocator_tag, ULONG given_tag)
 {
@@ -93,10 +94,16 @@ static __attribute__((noinline)) void ExpFree(PVOID block, ULONG tag, BOOLEAN ch
 {
     MiEnsureInitialized();
     MI_REGION_ID region = MiRegionOf(block);
+    KIRQL irql = KiThread.Irql;
+    if (NTMEM_UNLIKELY(region == MiSystemPteRegion) && VfIsSpecialPoolAddress(block)) {
+        ULONG special_pool;
+        ULONG special_tag = VfSpecialPoolFree(block, tag, check_tag, irql, &special_pool);
+        ExpCountFree(ExpCurrentPoolThread(), special_tag, special_pool, PAGE_SIZE);
+        return;
+    }
     if (NTMEM_UNLIKELY(region > MiPagedPoolRegion))
         ExpNotPoolAddress(block, region);
     ULONG pool = region == MiPagedPoolRegion;
-    KIRQL irql = KiThread.Irql;
     if (NTMEM_UNLIKELY(irql > (pool ? APC_LEVEL : DISPATCH_LEVEL)))
         ExpBadIrqlFree(irql, pool, block);
     MI_PFN *pfn = MiPfnOf(block);

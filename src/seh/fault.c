@@ -7,6 +7,7 @@
 
 #include "mm/mm.h"
 #include "mm/vad.h"
+#include "vf/vf.h"
 #include "os/os.h"
 #include "seh/seh.h"
 
@@ -75,6 +76,7 @@ static void KiCheckSystemSpaceFault(const EXCEPTION_RECORD *r)
         ntmem_get_thread_mode() != KernelMode)
         return;
     ULONG_PTR how = r->ExceptionInformation[0];
+    VfSpecialPoolFault((PVOID)r->ExceptionInformation[1], how, r->ExceptionAddress); /* 0xD5/0xD6 there */
     KiBugCheckWithReason(PAGE_FAULT_IN_NONPAGED_AREA, r->ExceptionInformation[1],
                          how == 1 ? 1 : how == 8 ? 0x10 : 0, (ULONG_PTR)r->ExceptionAddress, 0,
                          "%s system address %p, which is not valid (freed or never allocated pool?)",

@@ -48,11 +48,16 @@ __attribute__((constructor)) static void VfInitialize(void)
     const char *text = OsGetEnv("NTMEM_VERIFIER");
     if (text != NULL)
         VfFlags = VfParse(text);
+    if (VfFlags & NTMEM_VERIFIER_SPECIAL_POOL)
+        VfSpecialPoolFlagsChanged(VfFlags);
 }
 
 NTMEM_API ULONG ntmem_set_verifier_flags(ULONG flags)
 {
-    return __atomic_exchange_n(&VfFlags, flags, __ATOMIC_RELAXED);
+    ULONG old = __atomic_exchange_n(&VfFlags, flags, __ATOMIC_RELAXED);
+    if ((old | flags) & NTMEM_VERIFIER_SPECIAL_POOL)
+        VfSpecialPoolFlagsChanged(flags);
+    return old;
 }
 
 NTMEM_API ULONG ntmem_get_verifier_flags(VOID)

@@ -13,4 +13,19 @@ static inline BOOLEAN VfIsEnabled(void)
     return __atomic_load_n(&VfFlags, __ATOMIC_RELAXED) != 0;
 }
 
+/* ---- special pool (special_pool.c) ---------------------------------------------------------------- */
+
+/* Set while special pool is on: the pool's fast allocation path then steps aside. */
+extern NTMEM_HIDDEN volatile UCHAR VfSpecialPoolOn;
+NTMEM_HIDDEN void VfSpecialPoolFlagsChanged(ULONG Flags);
+/* A special pool block for the request, or NULL (not selected, or special pool exhausted). */
+NTMEM_HIDDEN PVOID VfSpecialPoolAllocate(ULONG PoolType, SIZE_T Bytes, ULONG Tag);
+NTMEM_HIDDEN BOOLEAN VfIsSpecialPoolAddress(const void *Address);
+/* Frees a special pool block after every check, or bug checks (0xC1, 0xC2); returns the block's tag
+ * and pool index for the tag counters. */
+NTMEM_HIDDEN ULONG VfSpecialPoolFree(PVOID Block, ULONG Tag, BOOLEAN CheckTag, KIRQL Irql, PULONG PoolIndex);
+/* A kernel-mode fault on special pool: STOP 0xD5 (freed) or 0xD6 (beyond the allocation); returns
+ * for other addresses. */
+NTMEM_HIDDEN void VfSpecialPoolFault(const void *Address, ULONG_PTR How, PVOID Ip);
+
 #endif /* NTMEM_VF_H */
