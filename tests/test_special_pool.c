@@ -40,6 +40,12 @@ START_TEST(selected_blocks_end_at_a_page_and_unselected_ones_use_normal_pool)
     ck_assert_ptr_nonnull(a);
     ck_assert_uint_eq(((ULONG_PTR)a + 48) & (PAGE_SIZE - 1), 0); /* ends at the page, to 16 bytes */
     memset(a, 7, 40);
+    ck_assert_uint_eq(ExQueryPoolBlockSize(a, NULL), 40);
+    NTMEM_POOL_BLOCK_INFO info;
+    ck_assert_int_eq(ntmem_pool_lookup(a + 10, &info), STATUS_SUCCESS);
+    ck_assert_ptr_eq(info.Block, a);
+    ck_assert_uint_eq(info.Tag, 'gaT1');
+    ck_assert(info.Allocated);
     ntmem_query_special_pool(&after);
     ck_assert_uint_eq(after.Allocations - before.Allocations, 1);
     ck_assert_uint_eq(after.Considered - before.Considered, 3); /* one of three: the reported fraction */

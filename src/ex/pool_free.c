@@ -216,6 +216,15 @@ NTKERNELAPI SIZE_T NTAPI ExQueryPoolBlockSize(PVOID block, PBOOLEAN quota_charge
 {
     MiEnsureInitialized();
     MI_REGION_ID region = MiRegionOf(block);
+    PVOID special;
+    SIZE_T special_size;
+    ULONG special_tag, special_type;
+    if (region == MiSystemPteRegion && VfSpecialPoolQuery(block, &special, &special_size, &special_tag, &special_type) &&
+        special == block) {
+        if (quota_charged != NULL)
+            *quota_charged = FALSE; /* quota allocations never come from special pool */
+        return special_size;
+    }
     if (region > MiPagedPoolRegion)
         ExpNotPoolAddress(block, region);
     MI_PFN *pfn = MiPfnOf(block);

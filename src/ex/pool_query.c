@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "ex/pool.h"
+#include "vf/vf.h"
 
 static MI_REGION *ExpRegionOfType(POOL_TYPE type)
 {
@@ -48,9 +49,16 @@ NTMEM_API NTSTATUS ntmem_pool_lookup(PVOID address, PNTMEM_POOL_BLOCK_INFO info)
         return STATUS_INVALID_PARAMETER;
     MiEnsureInitialized();
     MI_REGION_ID region = MiRegionOf(address);
+    memset(info, 0, sizeof *info);
+    ULONG special_type;
+    if (region == MiSystemPteRegion &&
+        VfSpecialPoolQuery(address, &info->Block, &info->BlockSize, &info->Tag, &special_type)) {
+        info->PoolType = (POOL_TYPE)special_type; /* a special pool block has no header */
+        info->Allocated = TRUE;
+        return STATUS_SUCCESS;
+    }
     if (region > MiPagedPoolRegion)
         return STATUS_INVALID_ADDRESS;
-    memset(info, 0, sizeof *info);
     MI_REGION *r = &MiSystemSpace.Regions[region];
     /* Big allocations: walk back from the page to the start page under the region lock. */
     pthread_mutex_lock(&r->Lock);

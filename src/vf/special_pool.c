@@ -223,3 +223,21 @@ void VfSpecialPoolFault(const void *address, ULONG_PTR how, PVOID ip)
                              after != NULL && after->State == VfSlotLive ? "before" : "after",
                              after != NULL && after->State == VfSlotLive ? "underrun" : "overrun");
 }
+
+BOOLEAN VfSpecialPoolQuery(const void *address, PVOID *block, SIZE_T *size, ULONG *tag, ULONG *pool_type)
+{
+    if (!VfIsSpecialPoolAddress(address))
+        return FALSE;
+    pthread_mutex_lock(&VfSpecialLock);
+    VF_SLOT *slot = VfSlotOf(PAGE_ALIGN(address));
+    BOOLEAN live = slot != NULL && slot->State == VfSlotLive && (const UCHAR *)address >= slot->Block &&
+                   (const UCHAR *)address < slot->Block + slot->Size;
+    if (live) {
+        *block = slot->Block;
+        *size = slot->Size;
+        *tag = slot->Tag;
+        *pool_type = slot->PoolType;
+    }
+    pthread_mutex_unlock(&VfSpecialLock);
+    return live;
+}

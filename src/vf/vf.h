@@ -24,6 +24,8 @@ NTMEM_HIDDEN BOOLEAN VfIsSpecialPoolAddress(const void *Address);
 /* Frees a special pool block after every check, or bug checks (0xC1, 0xC2); returns the block's tag
  * and pool index for the tag counters. */
 NTMEM_HIDDEN ULONG VfSpecialPoolFree(PVOID Block, ULONG Tag, BOOLEAN CheckTag, KIRQL Irql, PULONG PoolIndex);
+/* The live special pool block holding Address: its start, size, tag and pool type. */
+NTMEM_HIDDEN BOOLEAN VfSpecialPoolQuery(const void *Address, PVOID *Block, SIZE_T *Size, ULONG *Tag, ULONG *PoolType);
 /* A kernel-mode fault on special pool: STOP 0xD5 (freed) or 0xD6 (beyond the allocation); returns
  * for other addresses. */
 NTMEM_HIDDEN void VfSpecialPoolFault(const void *Address, ULONG_PTR How, PVOID Ip);
