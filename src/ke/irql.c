@@ -1,5 +1,6 @@
 /* irql.c - per-thread IRQL: KeGetCurrentIrql, KfRaiseIrql, KeLowerIrql, KeRaiseIrqlToDpcLevel. */
 #include "ke/ke.h"
+#include "vf/vf.h"
 
 /*
  * ntmem has no interrupts to mask: IRQL is a number each thread carries, and what it controls is
@@ -29,6 +30,8 @@ KIRQL FASTCALL KfRaiseIrql(KIRQL NewIrql)
                              "(use KeLowerIrql)",
                              (unsigned)NewIrql, (unsigned)OldIrql);
     KiThread.Irql = NewIrql;
+    if (NTMEM_UNLIKELY(OldIrql < DISPATCH_LEVEL && NewIrql >= DISPATCH_LEVEL && VfIsEnabled()))
+        VfIrqlRaisedToDispatch(); /* Driver Verifier's IRQL checking hides paged pool now */
     return OldIrql;
 }
 

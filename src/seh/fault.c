@@ -176,6 +176,10 @@ static void KiFaultSignal(int sig, siginfo_t *info, void *ucontext)
             return;
         if (vm == MI_FAULT_GUARD)
             record.ExceptionCode = STATUS_GUARD_PAGE_VIOLATION;
+        /* Paged pool hidden by Driver Verifier's IRQL checking: STOP 0xD1, or access restored. */
+        if (VfPageableFault((PVOID)record.ExceptionInformation[1], record.ExceptionInformation[0],
+                            record.ExceptionAddress))
+            return;
     }
     KiCheckSystemSpaceFault(&record);
     BOOLEAN again = RtlpSehThread.PassRip == (ULONG64)uc->uc_mcontext.gregs[REG_RIP] &&

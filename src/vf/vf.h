@@ -30,4 +30,12 @@ NTMEM_HIDDEN BOOLEAN VfSpecialPoolQuery(const void *Address, PVOID *Block, SIZE_
  * for other addresses. */
 NTMEM_HIDDEN void VfSpecialPoolFault(const void *Address, ULONG_PTR How, PVOID Ip);
 
+/* ---- IRQL checking (irql_checking.c) ------------------------------------------------------------- */
+
+/* A thread went from below DISPATCH_LEVEL to DISPATCH_LEVEL or above. */
+NTMEM_HIDDEN void VfIrqlRaisedToDispatch(void);
+/* A fault on paged pool that IRQL checking made inaccessible: STOP 0xD1 at DISPATCH_LEVEL or above,
+ * else access comes back for the page and TRUE says to resume. FALSE for every other fault. */
+NTMEM_HIDDEN BOOLEAN VfPageableFault(const void *Address, ULONG_PTR How, PVOID Ip);
+
 #endif /* NTMEM_VF_H */
