@@ -161,6 +161,20 @@ typedef struct _NTMEM_SPECIAL_POOL_INFO {
 } NTMEM_SPECIAL_POOL_INFO, *PNTMEM_SPECIAL_POOL_INFO;
 
 NTMEM_API VOID ntmem_set_special_pool(PCNTMEM_SPECIAL_POOL_SETTINGS Settings);
+
+/* Low resources simulation (NTMEM_VERIFIER=low_resources=percent:seed:grace): after Grace pool
+ * allocations, each one fails with Percent% probability, from one seeded sequence per process (a
+ * seed replays a single-threaded run exactly). A failing allocation behaves as pool exhaustion: NULL,
+ * or the documented raise. Blocks already in lookaside and per-thread caches are not affected. */
+NTMEM_API VOID ntmem_set_low_resources(ULONG Percent, ULONG64 Seed, ULONG64 Grace);
+
+typedef struct _NTMEM_VERIFIER_COUNTERS {
+    ULONG64 SpecialPoolConsidered;
+    ULONG64 SpecialPoolAllocations;
+    ULONG64 LowResourcesConsidered;
+    ULONG64 FaultsInjected;
+} NTMEM_VERIFIER_COUNTERS, *PNTMEM_VERIFIER_COUNTERS;
+NTMEM_API VOID ntmem_query_verifier_counters(PNTMEM_VERIFIER_COUNTERS Counters);
 NTMEM_API VOID ntmem_query_special_pool(PNTMEM_SPECIAL_POOL_INFO Info);
 NTMEM_API ULONG ntmem_get_verifier_flags(VOID);
 

@@ -85,6 +85,8 @@ static PVOID ExpAllocate(ULONG type, SIZE_T bytes, ULONG tag, ULONG how, ULONG l
     if (ExpOverPriorityLimit(pool, bytes, limit_percent))
         goto fail;
 
+    if (NTMEM_UNLIKELY(VfPoolSlowPath) && VfLowResourcesFail())
+        goto fail; /* Driver Verifier's low resources simulation */
     EXP_POOL_THREAD *t = ExpCurrentPoolThread();
     if (NTMEM_UNLIKELY(VfSpecialPoolOn) && !(how & (EXP_QUOTA | EXP_CACHE_ALIGN))) {
         /* Driver Verifier's special pool, for the requests it selects; the others go on below. */
@@ -202,7 +204,7 @@ NTKERNELAPI PVOID NTAPI ExAllocatePoolWithTag(POOL_TYPE type, SIZE_T bytes, ULON
     ULONG pool = (ULONG)type;
     /* tag << 1 drops PROTECTED_POOL: a tag that is only that bit is no tag either. */
     if (NTMEM_UNLIKELY(pool > PagedPool || (ULONG)(tag << 1) == 0 || bytes > EXP_CACHE_MAX_UNITS * EXP_BLOCK_UNIT - sizeof(POOL_HEADER) ||
-                       t == NULL || kt->Irql + pool > DISPATCH_LEVEL || VfSpecialPoolOn))
+                       t == NULL || kt->Irql + pool > DISPATCH_LEVEL || VfPoolSlowPath))
         return ExpAllocateWithTagSlow(type, bytes, tag, __builtin_return_address(0));
     ULONG units = ExpUnitsFor(bytes);
     EXP_CACHE_BIN *bin = &t->Bins[units][pool];

@@ -33,6 +33,7 @@ static ULONG VfQuarantineNext;
 static NTMEM_SPECIAL_POOL_INFO VfSpecialStats;
 static NTMEM_SPECIAL_POOL_SETTINGS VfSpecialSettings;
 NTMEM_HIDDEN volatile UCHAR VfSpecialPoolOn;
+NTMEM_HIDDEN volatile UCHAR VfPoolSlowPath;
 
 static pthread_once_t VfSpecialOnce = PTHREAD_ONCE_INIT;
 
@@ -76,6 +77,7 @@ void VfSpecialPoolFlagsChanged(ULONG flags)
 {
     pthread_once(&VfSpecialOnce, VfInitializeSpecialPool);
     __atomic_store_n(&VfSpecialPoolOn, (flags & NTMEM_VERIFIER_SPECIAL_POOL) && VfSlots != NULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&VfPoolSlowPath, VfSpecialPoolOn || (flags & NTMEM_VERIFIER_LOW_RESOURCES), __ATOMIC_RELAXED);
 }
 
 NTMEM_API VOID ntmem_set_special_pool(PCNTMEM_SPECIAL_POOL_SETTINGS settings)

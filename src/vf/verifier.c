@@ -48,15 +48,15 @@ __attribute__((constructor)) static void VfInitialize(void)
     const char *text = OsGetEnv("NTMEM_VERIFIER");
     if (text != NULL)
         VfFlags = VfParse(text);
-    if (VfFlags & NTMEM_VERIFIER_SPECIAL_POOL)
+    if (VfFlags & (NTMEM_VERIFIER_SPECIAL_POOL | NTMEM_VERIFIER_LOW_RESOURCES))
         VfSpecialPoolFlagsChanged(VfFlags);
 }
 
 NTMEM_API ULONG ntmem_set_verifier_flags(ULONG flags)
 {
     ULONG old = __atomic_exchange_n(&VfFlags, flags, __ATOMIC_RELAXED);
-    if ((old | flags) & NTMEM_VERIFIER_SPECIAL_POOL)
-        VfSpecialPoolFlagsChanged(flags);
+    if ((old | flags) & (NTMEM_VERIFIER_SPECIAL_POOL | NTMEM_VERIFIER_LOW_RESOURCES))
+        VfSpecialPoolFlagsChanged(flags); /* decides whether the pool's fast path steps aside */
     return old;
 }
 

@@ -15,8 +15,11 @@ static inline BOOLEAN VfIsEnabled(void)
 
 /* ---- special pool (special_pool.c) ---------------------------------------------------------------- */
 
-/* Set while special pool is on: the pool's fast allocation path then steps aside. */
+/* Set while special pool or low resources is on: the pool's fast allocation path then steps aside. */
+extern NTMEM_HIDDEN volatile UCHAR VfPoolSlowPath;
 extern NTMEM_HIDDEN volatile UCHAR VfSpecialPoolOn;
+/* Low resources simulation (low_resources.c): TRUE when this allocation is to fail. */
+NTMEM_HIDDEN BOOLEAN VfLowResourcesFail(void);
 NTMEM_HIDDEN void VfSpecialPoolFlagsChanged(ULONG Flags);
 /* A special pool block for the request, or NULL (not selected, or special pool exhausted). */
 NTMEM_HIDDEN PVOID VfSpecialPoolAllocate(ULONG PoolType, SIZE_T Bytes, ULONG Tag);

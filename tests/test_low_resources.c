@@ -1,0 +1,76 @@
+/* test_low_resources.c - Driver Verifier's low resources simulation: a grace period, then pool
+ * allocations fail at the given rate, the same ones again for the same seed. */
+#include <check.h>
+#include <string.h>
+#include <ntddk.h>
+#include <ntmem.h>
+
+/* Which of n allocations fail (1 bit each), for one setting. */
+static void failures(ULONG percent, ULONG64 seed, ULONG64 grace, int n, UCHAR *failed)
+{
+    ntmem_set_low_resources(percent, seed, grace);
+    ntmem_set_verifier_flags(NTMEM_VERIFIER_LOW_RESOURCES);
+    for (int i = 0; i < n; i++) {
+        PVOID p = ExAllocatePoolWithTag(i & 1 ? PagedPool : NonPagedPoolNx, 64 + (SIZE_T)i % 200, 'woLR');
+        failed[i] = p == NULL;
+        if (p != NULL)
+            ExFreePoolWithTag(p, 'woLR');
+    }
+    ntmem_set_verifier_flags(0);
+}
+
+START_TEST(after_the_grace_period_allocations_fail_at_the_rate_and_replay_by_seed)
+{
+    enum { N = 4000 };
+    static UCHAR a[N], b[N], c[N];
+    NTMEM_VERIFIER_COUNTERS before, after;
+    ntmem_query_verifier_counters(&before);
+    failures(20, 42, 500, N, a);
+    ntmem_query_verifier_counters(&after);
+    int failed = 0;
+    for (int i = 0; i < N; i++) {
+        if (i < 500)
+            ck_assert_msg(!a[i], "allocation %d failed inside the grace period", i);
+        failed += a[i];
+    }
+    ck_assert_int_gt(failed, (N - 500) * 20 / 100 / 2); /* about 20% of 3500 */
+    ck_assert_int_lt(failed, (N - 500) * 20 / 100 * 2);
+    ck_assert_uint_eq(after.FaultsInjected - before.FaultsInjected, (ULONG64)failed);
+    failures(20, 42, 500, N, b);
+    ck_assert(memcmp(a, b, N) == 0); /* the same seed fails the same allocations */
+    failures(20, 43, 500, N, c);
+    ck_assert(memcmp(a, c, N) != 0);
+}
+END_TEST
+
+START_TEST(a_simulated_failure_behaves_as_exhaustion)
+{
+    ntmem_set_low_resources(100, 1, 0);
+    ntmem_set_verifier_flags(NTMEM_VERIFIER_LOW_RESOURCES);
+    ck_assert_ptr_null(ExAllocatePoolWithTag(NonPagedPoolNx, 32, 'woLR'));
+    volatile NTSTATUS code = 0;
+    __try {
+        ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_RAISE_ON_FAILURE, 32, 'woLR');
+    } __except (code = GetExceptionCode(), EXCEPTION_EXECUTE_HANDLER) {
+    }
+    ntmem_set_verifier_flags(0);
+    ck_assert_int_eq(code, STATUS_INSUFFICIENT_RESOURCES);
+    PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 32, 'woLR'); /* off again: allocations work */
+    ck_assert_ptr_nonnull(p);
+    ExFreePoolWithTag(p, 'woLR');
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("low resources");
+    TCase *t = tcase_create("low resources");
+    tcase_add_test(t, after_the_grace_period_allocations_fail_at_the_rate_and_replay_by_seed);
+    tcase_add_test(t, a_simulated_failure_behaves_as_exhaustion);
+    suite_add_tcase(s, t);
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int n = srunner_ntests_failed(r);
+    srunner_free(r);
+    return n != 0;
+}
