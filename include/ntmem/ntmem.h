@@ -168,6 +168,15 @@ NTMEM_API VOID ntmem_set_special_pool(PCNTMEM_SPECIAL_POOL_SETTINGS Settings);
  * or the documented raise. Blocks already in lookaside and per-thread caches are not affected. */
 NTMEM_API VOID ntmem_set_low_resources(ULONG Percent, ULONG64 Seed, ULONG64 Grace);
 
+/* Pool tracking (NTMEM_VERIFIER=pool_tracking): allocations whose call stack passes through a
+ * registered driver image belong to that driver (as Windows attributes them, by the calling image);
+ * unloading a driver that still owns pool prints its allocations grouped by tag with their stacks,
+ * then STOP 0xC4 (P1 0x62, P2 the driver's name, P4 how many). The driver host registers the images
+ * it loads; tests and hosts can register any address range. */
+NTMEM_API PVOID ntmem_verifier_register_driver(PCSTR Name, PVOID ImageBase, SIZE_T ImageSize);
+NTMEM_API VOID ntmem_verifier_unload_driver(PVOID Driver);
+NTMEM_API ULONG64 ntmem_verifier_driver_allocations(PVOID Driver);
+
 typedef struct _NTMEM_VERIFIER_COUNTERS {
     ULONG64 SpecialPoolConsidered;
     ULONG64 SpecialPoolAllocations;

@@ -95,6 +95,7 @@ static PVOID ExpAllocate(ULONG type, SIZE_T bytes, ULONG tag, ULONG how, ULONG l
             ExpCountAlloc(t, tag, pool, PAGE_SIZE);
             if (how & EXP_ZERO)
                 memset(special, 0, bytes);
+            VfTrackAllocation(special, bytes, tag);
             return special;
         }
     }
@@ -140,6 +141,8 @@ static PVOID ExpAllocate(ULONG type, SIZE_T bytes, ULONG tag, ULONG how, ULONG l
     ExpCountAlloc(t, tag, pool, size);
     if (how & EXP_ZERO)
         memset(p, 0, bytes);
+    if (NTMEM_UNLIKELY(VfPoolSlowPath))
+        VfTrackAllocation(p, bytes, tag); /* Driver Verifier's pool tracking, when on */
     return p;
 
 quota_fail:

@@ -93,6 +93,8 @@ static inline void ExpCacheFreedBlock(EXP_POOL_THREAD *t, PVOID block, ULONG poo
 static __attribute__((noinline)) void ExpFree(PVOID block, ULONG tag, BOOLEAN check_tag)
 {
     MiEnsureInitialized();
+    if (NTMEM_UNLIKELY(VfPoolSlowPath))
+        VfTrackFree(block); /* Driver Verifier's pool tracking forgets the block */
     MI_REGION_ID region = MiRegionOf(block);
     KIRQL irql = KiThread.Irql;
     if (NTMEM_UNLIKELY(region == MiSystemPteRegion) && VfIsSpecialPoolAddress(block)) {
@@ -166,7 +168,7 @@ static __attribute__((always_inline)) inline void ExpFreeFast(PVOID block, ULONG
     ULONG_PTR offset = (ULONG_PTR)((PUCHAR)block - MiSystemSpace.PfnBase);
     /* A small block starts 16-aligned and at least 16 bytes into its page: subtracting 16 from the
      * page offset must leave a multiple of 16 below PAGE_SIZE (bit 12 catches offset 0). */
-    if (NTMEM_UNLIKELY(t == NULL || offset >= MiSystemSpace.PoolBytes ||
+    if (NTMEM_UNLIKELY(t == NULL || offset >= MiSystemSpace.PoolBytes || VfPoolSlowPath ||
                        ((BYTE_OFFSET(block) - EXP_BLOCK_UNIT) & (PAGE_SIZE | (EXP_BLOCK_UNIT - 1))) != 0))
         return ExpFree(block, tag, check_tag);
     /* One byte says both that the page holds small blocks and which pool it is. */

@@ -147,6 +147,24 @@ static __attribute__((noinline)) void KipPrintBacktrace(int Skip)
 #endif
 }
 
+void KiPrintFrames(void *const *Frames, int Count)
+{
+#ifdef NTMEM_HAVE_LIBDW
+    Dwfl *Session = KipOpenDwfl();
+#endif
+    for (int i = 0; i < Count; i++) {
+#ifdef NTMEM_HAVE_LIBDW
+        if (Session != NULL && KipPrintFrameDwarf(Session, i, Frames[i]))
+            continue;
+#endif
+        KipPrintFrameDladdr(i, Frames[i]);
+    }
+#ifdef NTMEM_HAVE_LIBDW
+    if (Session != NULL)
+        dwfl_end(Session);
+#endif
+}
+
 /* ---- bug-check callbacks ---------------------------------------------------------------------- */
 
 /* Windows keeps a checksum of the record's fields so that a corrupted record is skipped, not called. */

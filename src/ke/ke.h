@@ -24,6 +24,9 @@ NTMEM_HIDDEN DECLSPEC_NORETURN void KiBugCheckWithReason(ULONG Code, ULONG_PTR P
 /* The table's one-line explanation for a code (and, where it matters, its parameter 1). */
 NTMEM_HIDDEN PCSTR KiBugCheckExplanation(ULONG Code, ULONG_PTR P1);
 
+/* Prints recorded return addresses symbolised, one per line, as a STOP report's stack does. */
+NTMEM_HIDDEN void KiPrintFrames(void *const *Frames, int Count);
+
 /* Thread objects are dispatcher objects (ps/thread.c makes them, wait.c signals them). */
 NTMEM_HIDDEN VOID KiInitializeThreadHeader(DISPATCHER_HEADER *Header);
 NTMEM_HIDDEN VOID KiSignalThreadObject(DISPATCHER_HEADER *Header);

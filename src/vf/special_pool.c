@@ -77,7 +77,9 @@ void VfSpecialPoolFlagsChanged(ULONG flags)
 {
     pthread_once(&VfSpecialOnce, VfInitializeSpecialPool);
     __atomic_store_n(&VfSpecialPoolOn, (flags & NTMEM_VERIFIER_SPECIAL_POOL) && VfSlots != NULL, __ATOMIC_RELAXED);
-    __atomic_store_n(&VfPoolSlowPath, VfSpecialPoolOn || (flags & NTMEM_VERIFIER_LOW_RESOURCES), __ATOMIC_RELAXED);
+    __atomic_store_n(&VfPoolSlowPath,
+                     VfSpecialPoolOn || (flags & (NTMEM_VERIFIER_LOW_RESOURCES | NTMEM_VERIFIER_POOL_TRACKING)),
+                     __ATOMIC_RELAXED);
 }
 
 NTMEM_API VOID ntmem_set_special_pool(PCNTMEM_SPECIAL_POOL_SETTINGS settings)

@@ -48,14 +48,14 @@ __attribute__((constructor)) static void VfInitialize(void)
     const char *text = OsGetEnv("NTMEM_VERIFIER");
     if (text != NULL)
         VfFlags = VfParse(text);
-    if (VfFlags & (NTMEM_VERIFIER_SPECIAL_POOL | NTMEM_VERIFIER_LOW_RESOURCES))
+    if (VfFlags & (NTMEM_VERIFIER_SPECIAL_POOL | NTMEM_VERIFIER_LOW_RESOURCES | NTMEM_VERIFIER_POOL_TRACKING))
         VfSpecialPoolFlagsChanged(VfFlags);
 }
 
 NTMEM_API ULONG ntmem_set_verifier_flags(ULONG flags)
 {
     ULONG old = __atomic_exchange_n(&VfFlags, flags, __ATOMIC_RELAXED);
-    if ((old | flags) & (NTMEM_VERIFIER_SPECIAL_POOL | NTMEM_VERIFIER_LOW_RESOURCES))
+    if ((old | flags) & (NTMEM_VERIFIER_SPECIAL_POOL | NTMEM_VERIFIER_LOW_RESOURCES | NTMEM_VERIFIER_POOL_TRACKING))
         VfSpecialPoolFlagsChanged(flags); /* decides whether the pool's fast path steps aside */
     return old;
 }

@@ -33,6 +33,11 @@ NTMEM_HIDDEN BOOLEAN VfSpecialPoolQuery(const void *Address, PVOID *Block, SIZE_
  * for other addresses. */
 NTMEM_HIDDEN void VfSpecialPoolFault(const void *Address, ULONG_PTR How, PVOID Ip);
 
+/* ---- pool tracking (pool_tracking.c) ---------------------------------------------------------------- */
+
+NTMEM_HIDDEN void VfTrackAllocation(PVOID Block, SIZE_T Size, ULONG Tag);
+NTMEM_HIDDEN void VfTrackFree(PVOID Block);
+
 /* ---- IRQL checking (irql_checking.c) ------------------------------------------------------------- */
 
 /* A thread went from below DISPATCH_LEVEL to DISPATCH_LEVEL or above. */
