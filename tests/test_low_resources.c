@@ -1,9 +1,11 @@
-/* test_low_resources.c - Driver Verifier's low resources simulation: a grace period, then pool
- * allocations fail at the given rate, the same ones again for the same seed. */
+/* test_low_resources.c - Driver Verifier's low resources simulation (a grace period, then pool
+ * allocations fail at the given rate, the same ones again for the same seed) and its zero-byte check. */
 #include <check.h>
 #include <string.h>
 #include <ntddk.h>
 #include <ntmem.h>
+
+#include "death.h"
 
 /* Which of n allocations fail (1 bit each), for one setting. */
 static void failures(ULONG percent, ULONG64 seed, ULONG64 grace, int n, UCHAR *failed)
@@ -61,12 +63,35 @@ START_TEST(a_simulated_failure_behaves_as_exhaustion)
 }
 END_TEST
 
+static void zero_byte_request(void *arg)
+{
+    (void)arg;
+    ntmem_set_verifier_flags(NTMEM_VERIFIER_IRQL_CHECKING); /* any switch: the verifier is on */
+    ExAllocatePoolWithTag(NonPagedPoolNx, 0, 'oreZ');
+}
+
+START_TEST(a_zero_byte_request_is_stop_c4_0_under_the_verifier_only)
+{
+    static death_result r;
+    death_run(zero_byte_request, NULL, &r);
+    ck_assert_msg(r.parsed && r.code == DRIVER_VERIFIER_DETECTED_VIOLATION, "%s", r.output);
+    ck_assert_uint_eq(r.p[0], 0x00);
+    ck_assert_uint_eq(r.p[1], PASSIVE_LEVEL);
+    ck_assert_uint_eq(r.p[2], NonPagedPoolNx);
+    ck_assert(r.aborted);
+    PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 0, 'oreZ'); /* verifier off: a valid block */
+    ck_assert_ptr_nonnull(p);
+    ExFreePoolWithTag(p, 'oreZ');
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("low resources");
     TCase *t = tcase_create("low resources");
     tcase_add_test(t, after_the_grace_period_allocations_fail_at_the_rate_and_replay_by_seed);
     tcase_add_test(t, a_simulated_failure_behaves_as_exhaustion);
+    tcase_add_test(t, a_zero_byte_request_is_stop_c4_0_under_the_verifier_only);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

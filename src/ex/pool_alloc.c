@@ -85,6 +85,9 @@ static PVOID ExpAllocate(ULONG type, SIZE_T bytes, ULONG tag, ULONG how, ULONG l
     if (ExpOverPriorityLimit(pool, bytes, limit_percent))
         goto fail;
 
+    if (NTMEM_UNLIKELY(bytes == 0) && VfIsEnabled())
+        KiBugCheckWithReason(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x00, irql, type, 0,
+                             "Driver Verifier: a zero-byte pool allocation (tag '%.4s')", (const char *)&tag);
     if (NTMEM_UNLIKELY(VfPoolSlowPath) && VfLowResourcesFail())
         goto fail; /* Driver Verifier's low resources simulation */
     EXP_POOL_THREAD *t = ExpCurrentPoolThread();
@@ -206,7 +209,9 @@ NTKERNELAPI PVOID NTAPI ExAllocatePoolWithTag(POOL_TYPE type, SIZE_T bytes, ULON
     EXP_POOL_THREAD *t = kt->PoolFast;
     ULONG pool = (ULONG)type;
     /* tag << 1 drops PROTECTED_POOL: a tag that is only that bit is no tag either. */
-    if (NTMEM_UNLIKELY(pool > PagedPool || (ULONG)(tag << 1) == 0 || bytes > EXP_CACHE_MAX_UNITS * EXP_BLOCK_UNIT - sizeof(POOL_HEADER) ||
+    /* bytes - 1 wraps for 0, so zero-byte requests take the slow path (the verifier reports them). */
+    if (NTMEM_UNLIKELY(pool > PagedPool || (ULONG)(tag << 1) == 0 ||
+                       bytes - 1 >= EXP_CACHE_MAX_UNITS * EXP_BLOCK_UNIT - sizeof(POOL_HEADER) ||
                        t == NULL || kt->Irql + pool > DISPATCH_LEVEL || VfPoolSlowPath))
         return ExpAllocateWithTagSlow(type, bytes, tag, __builtin_return_address(0));
     ULONG units = ExpUnitsFor(bytes);

@@ -91,7 +91,7 @@ static const KIP_SUBTYPE KipBadPoolCaller[] = {
 
 static const KIP_SUBTYPE KipVerifierViolation[] = {
     {0x00, 0x00, "Driver Verifier: the driver requested a zero-byte pool allocation (P2 IRQL, P3 pool "
-                 "type)"},
+                 "type, P4 bytes)"},
     {0x01, 0x01, "Driver Verifier: the driver allocated paged pool above APC_LEVEL (P2 IRQL, P3 pool "
                  "type, P4 size)"},
     {0x02, 0x02, "Driver Verifier: the driver allocated nonpaged pool above DISPATCH_LEVEL (P2 IRQL, "
