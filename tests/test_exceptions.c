@@ -471,16 +471,6 @@ END_TEST
 
 /* ---- death: unhandled exceptions in kernel mode are STOP 0x1E ------------------------------------ */
 
-/* Under TSan, a hardware fault no handler takes goes on to TSan's own deadly-signal handler (ntmem
- * passes faults it does not handle to the handler installed before it), and even with TSan's
- * handle_segv=0 the STOP report made inside the signal handler trips TSan's signal-unsafe-call check
- * (the symbolised backtrace allocates and loads libraries), so the child dies by TSan's report, not
- * SIGABRT. The TSan build is for the stress tests; these death tests run in the other builds. */
-#if defined(__SANITIZE_THREAD__)
-#define SKIP_HARDWARE_DEATH_UNDER_TSAN() return
-#else
-#define SKIP_HARDWARE_DEATH_UNDER_TSAN() ((void)0)
-#endif
 
 extern const char exceptions_test_store_site[];
 static __attribute__((noinline, noclone)) void store_one(volatile int *p)

@@ -7,11 +7,6 @@
 
 #include "death.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define SKIP_HARDWARE_DEATH_UNDER_TSAN() return /* TSan's own deadly-signal handler takes over */
-#else
-#define SKIP_HARDWARE_DEATH_UNDER_TSAN() ((void)0)
-#endif
 
 static volatile UCHAR *paged_block;
 

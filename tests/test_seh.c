@@ -17,11 +17,6 @@
 
 /* Under TSan an unhandled hardware fault reaches TSan's own deadly-signal handler (see
  * test_exceptions.c): death tests that need one to bug-check run in the other builds only. */
-#if defined(__SANITIZE_THREAD__)
-#define SKIP_HARDWARE_DEATH_UNDER_TSAN() return
-#else
-#define SKIP_HARDWARE_DEATH_UNDER_TSAN() ((void)0)
-#endif
 
 #define USER_CODE 0xE0535348u  /* application-defined (bit 29 set) */
 #define USER_CODE2 0xE0535349u

@@ -13,11 +13,6 @@
 
 #include "death.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define SKIP_HARDWARE_DEATH_UNDER_TSAN() return /* TSan's own deadly-signal handler takes over */
-#else
-#define SKIP_HARDWARE_DEATH_UNDER_TSAN() ((void)0)
-#endif
 
 #define CODE_A 0xE0000A01u /* application-defined codes */
 #define CODE_B 0xE0000B02u

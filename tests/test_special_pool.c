@@ -9,11 +9,6 @@
 #include "death.h"
 #include "pooltest.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define SKIP_HARDWARE_DEATH_UNDER_TSAN() return /* TSan's own deadly-signal handler takes over */
-#else
-#define SKIP_HARDWARE_DEATH_UNDER_TSAN() ((void)0)
-#endif
 
 static void special_on(ULONG tag, SIZE_T min, SIZE_T max, BOOLEAN start)
 {

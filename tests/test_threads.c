@@ -12,11 +12,6 @@
 #include "death.h"
 #include "pooltest.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define SKIP_HARDWARE_DEATH_UNDER_TSAN() return /* TSan's own deadly-signal handler takes over */
-#else
-#define SKIP_HARDWARE_DEATH_UNDER_TSAN() ((void)0)
-#endif
 
 #define USER_CODE 0xE0007E01u
 

@@ -734,11 +734,6 @@ START_TEST(the_ex_forms_take_only_the_current_process)
 }
 END_TEST
 
-#if defined(__SANITIZE_THREAD__)
-#define SKIP_HARDWARE_DEATH_UNDER_TSAN() return /* TSan's own deadly-signal handler takes over */
-#else
-#define SKIP_HARDWARE_DEATH_UNDER_TSAN() ((void)0)
-#endif
 
 static void guard_nobody_takes(void *with_frame)
 {

@@ -3,12 +3,6 @@
 
 #include "rtl/heap.h"
 
-/* HeapWalk and friends run under HeapLock, so they find the heap without the registry's lock. */
-static HP_HEAP *HpInspected(HANDLE handle)
-{
-    return HpFromHandle(handle);
-}
-
 /* Whether one block is a busy block of the heap (lock held); nothing is reported. */
 static BOOL HpValidBlock(HP_HEAP *h, const void *p)
 {
@@ -62,7 +56,7 @@ static BOOL HpValidHeap(HP_HEAP *h)
 WINBASEAPI BOOL WINAPI HeapValidate(HANDLE handle, DWORD flags, LPCVOID p)
 {
     (void)flags;
-    HP_HEAP *h = HpInspected(handle);
+    HP_HEAP *h = HpFromHandle(handle);
     if (h == NULL)
         return FALSE;
     pthread_mutex_lock(&h->Lock);
@@ -74,7 +68,7 @@ WINBASEAPI BOOL WINAPI HeapValidate(HANDLE handle, DWORD flags, LPCVOID p)
 WINBASEAPI SIZE_T WINAPI HeapCompact(HANDLE handle, DWORD flags)
 {
     (void)flags;
-    HP_HEAP *h = HpInspected(handle);
+    HP_HEAP *h = HpFromHandle(handle);
     if (h == NULL)
         return 0;
     HpFrontFlush(h); /* this thread's cached blocks can coalesce too */
@@ -86,7 +80,7 @@ WINBASEAPI SIZE_T WINAPI HeapCompact(HANDLE handle, DWORD flags)
 
 WINBASEAPI BOOL WINAPI HeapLock(HANDLE handle)
 {
-    HP_HEAP *h = HpInspected(handle);
+    HP_HEAP *h = HpFromHandle(handle);
     if (h == NULL)
         return FALSE;
     pthread_mutex_lock(&h->Lock);
@@ -97,7 +91,7 @@ WINBASEAPI BOOL WINAPI HeapLock(HANDLE handle)
 
 WINBASEAPI BOOL WINAPI HeapUnlock(HANDLE handle)
 {
-    HP_HEAP *h = HpInspected(handle);
+    HP_HEAP *h = HpFromHandle(handle);
     if (h == NULL)
         return FALSE;
     __atomic_sub_fetch(&h->LockCount, 1, __ATOMIC_ACQ_REL);
@@ -108,7 +102,7 @@ WINBASEAPI BOOL WINAPI HeapUnlock(HANDLE handle)
 WINBASEAPI BOOL WINAPI HeapSummary(HANDLE handle, DWORD flags, LPHEAP_SUMMARY summary)
 {
     (void)flags;
-    HP_HEAP *h = HpInspected(handle);
+    HP_HEAP *h = HpFromHandle(handle);
     if (h == NULL)
         return FALSE;
     if (summary == NULL || summary->cb != sizeof(HEAP_SUMMARY)) {
@@ -221,7 +215,7 @@ static BOOL HpBlockEntry(HP_HEAP *h, ULONG i, PUCHAR at, LPPROCESS_HEAP_ENTRY e)
 
 WINBASEAPI BOOL WINAPI HeapWalk(HANDLE handle, LPPROCESS_HEAP_ENTRY e)
 {
-    HP_HEAP *h = HpInspected(handle);
+    HP_HEAP *h = HpFromHandle(handle);
     if (h == NULL)
         return FALSE;
     if (e == NULL) {

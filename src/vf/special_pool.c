@@ -33,7 +33,6 @@ static ULONG VfQuarantineNext;
 static NTMEM_SPECIAL_POOL_INFO VfSpecialStats;
 static NTMEM_SPECIAL_POOL_SETTINGS VfSpecialSettings;
 NTMEM_HIDDEN volatile UCHAR VfSpecialPoolOn;
-NTMEM_HIDDEN volatile UCHAR VfPoolSlowPath;
 
 static pthread_once_t VfSpecialOnce = PTHREAD_ONCE_INIT;
 
@@ -73,13 +72,11 @@ static void VfInitializeSpecialPool(void)
     VfSlots = slots != MAP_FAILED ? slots : NULL;
 }
 
-void VfSpecialPoolFlagsChanged(ULONG flags)
+BOOLEAN VfSpecialPoolSwitch(BOOLEAN on)
 {
     pthread_once(&VfSpecialOnce, VfInitializeSpecialPool);
-    __atomic_store_n(&VfSpecialPoolOn, (flags & NTMEM_VERIFIER_SPECIAL_POOL) && VfSlots != NULL, __ATOMIC_RELAXED);
-    __atomic_store_n(&VfPoolSlowPath,
-                     VfSpecialPoolOn || (flags & (NTMEM_VERIFIER_LOW_RESOURCES | NTMEM_VERIFIER_POOL_TRACKING)),
-                     __ATOMIC_RELAXED);
+    __atomic_store_n(&VfSpecialPoolOn, on && VfSlots != NULL, __ATOMIC_RELAXED);
+    return VfSpecialPoolOn;
 }
 
 NTMEM_API VOID ntmem_set_special_pool(PCNTMEM_SPECIAL_POOL_SETTINGS settings)

@@ -6,6 +6,7 @@
 #include "vf/vf.h"
 
 ULONG VfFlags;
+volatile UCHAR VfPoolSlowPath;
 
 static const struct {
     const char *Name;
@@ -43,20 +44,30 @@ static ULONG VfParse(const char *text)
     return flags;
 }
 
+/* The switches that take the pool off its fast paths changed: set special pool up or down and decide
+ * whether the fast paths must step aside. */
+static void VfFlagsChanged(ULONG flags)
+{
+    BOOLEAN special = VfSpecialPoolSwitch((flags & NTMEM_VERIFIER_SPECIAL_POOL) != 0);
+    __atomic_store_n(&VfPoolSlowPath,
+                     special || (flags & (NTMEM_VERIFIER_LOW_RESOURCES | NTMEM_VERIFIER_POOL_TRACKING)),
+                     __ATOMIC_RELAXED);
+}
+
 __attribute__((constructor)) static void VfInitialize(void)
 {
     const char *text = OsGetEnv("NTMEM_VERIFIER");
     if (text != NULL)
         VfFlags = VfParse(text);
     if (VfFlags & (NTMEM_VERIFIER_SPECIAL_POOL | NTMEM_VERIFIER_LOW_RESOURCES | NTMEM_VERIFIER_POOL_TRACKING))
-        VfSpecialPoolFlagsChanged(VfFlags);
+        VfFlagsChanged(VfFlags);
 }
 
 NTMEM_API ULONG ntmem_set_verifier_flags(ULONG flags)
 {
     ULONG old = __atomic_exchange_n(&VfFlags, flags, __ATOMIC_RELAXED);
     if ((old | flags) & (NTMEM_VERIFIER_SPECIAL_POOL | NTMEM_VERIFIER_LOW_RESOURCES | NTMEM_VERIFIER_POOL_TRACKING))
-        VfSpecialPoolFlagsChanged(flags); /* decides whether the pool's fast path steps aside */
+        VfFlagsChanged(flags);
     return old;
 }
 

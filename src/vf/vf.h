@@ -13,14 +13,17 @@ static inline BOOLEAN VfIsEnabled(void)
     return __atomic_load_n(&VfFlags, __ATOMIC_RELAXED) != 0;
 }
 
+/* Set while special pool, low resources or pool tracking is on: the pool's fast paths then step aside
+ * to the checked slow paths (verifier.c keeps it in step with the switches). */
+extern NTMEM_HIDDEN volatile UCHAR VfPoolSlowPath;
+
 /* ---- special pool (special_pool.c) ---------------------------------------------------------------- */
 
-/* Set while special pool or low resources is on: the pool's fast allocation path then steps aside. */
-extern NTMEM_HIDDEN volatile UCHAR VfPoolSlowPath;
 extern NTMEM_HIDDEN volatile UCHAR VfSpecialPoolOn;
 /* Low resources simulation (low_resources.c): TRUE when this allocation is to fail. */
 NTMEM_HIDDEN BOOLEAN VfLowResourcesFail(void);
-NTMEM_HIDDEN void VfSpecialPoolFlagsChanged(ULONG Flags);
+/* Turns special pool on or off (setting it up on first use); TRUE when it is on. */
+NTMEM_HIDDEN BOOLEAN VfSpecialPoolSwitch(BOOLEAN On);
 /* A special pool block for the request, or NULL (not selected, or special pool exhausted). */
 NTMEM_HIDDEN PVOID VfSpecialPoolAllocate(ULONG PoolType, SIZE_T Bytes, ULONG Tag);
 NTMEM_HIDDEN BOOLEAN VfIsSpecialPoolAddress(const void *Address);
