@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# run-examples.sh - `make run`: runs the seeds' samples against ntmem and prints each pool table at exit.
+# run-examples.sh - `make run`: ntmem-run with no driver (the seeds' sample drivers and the faulty
+# driver's verifier reports), then the seeds' Win32 and SEH samples, which are programs.
 set -u
 build=${1:-build}
 status=0
-for name in allocation_snippets LinkListTest LookasideTest RtTest DisplayItsProcessName ProbeTest CommitOnDemand PrivateHeaps; do
+echo "=== ntmem-run (bundled sample drivers)"
+"$build/ntmem-run" || status=1
+for name in ProbeTest CommitOnDemand PrivateHeaps; do
   exe="$build/$name"
   echo "=== $name"
   if [ ! -x "$exe" ]; then echo "missing $exe (build first)"; status=1; continue; fi

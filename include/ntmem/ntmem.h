@@ -168,14 +168,43 @@ NTMEM_API VOID ntmem_set_special_pool(PCNTMEM_SPECIAL_POOL_SETTINGS Settings);
  * or the documented raise. Blocks already in lookaside and per-thread caches are not affected. */
 NTMEM_API VOID ntmem_set_low_resources(ULONG Percent, ULONG64 Seed, ULONG64 Grace);
 
-/* Pool tracking (NTMEM_VERIFIER=pool_tracking): allocations whose call stack passes through a
- * registered driver image belong to that driver (as Windows attributes them, by the calling image);
- * unloading a driver that still owns pool prints its allocations grouped by tag with their stacks,
- * then STOP 0xC4 (P1 0x62, P2 the driver's name, P4 how many). The driver host registers the images
- * it loads; tests and hosts can register any address range. */
+/* Pool attributed to drivers, and pool tracking (NTMEM_VERIFIER=pool_tracking): while a driver image
+ * is registered, allocations whose call stack passes through it belong to that driver (as Windows
+ * attributes them, by the calling image) and are counted per driver and tag. Unloading a driver that
+ * still owns pool prints its allocations grouped by tag with their stacks and returns how many there
+ * are; under pool tracking it is then STOP 0xC4 (P1 0x62, P2 the driver's name, P4 how many). The
+ * driver host registers the images it loads; tests and hosts can register any address range. */
 NTMEM_API PVOID ntmem_verifier_register_driver(PCSTR Name, PVOID ImageBase, SIZE_T ImageSize);
-NTMEM_API VOID ntmem_verifier_unload_driver(PVOID Driver);
+NTMEM_API ULONG64 ntmem_verifier_unload_driver(PVOID Driver);
 NTMEM_API ULONG64 ntmem_verifier_driver_allocations(PVOID Driver);
+
+typedef struct _NTMEM_DRIVER_TAG_USAGE {
+    ULONG Tag;           /* as stored in memory; PROTECTED_POOL cleared */
+    ULONG Paged;         /* 1 paged pool, 0 nonpaged */
+    ULONG64 Allocations;
+    ULONG64 Frees;
+    SIZE_T CurrentBytes;
+    SIZE_T PeakBytes;
+} NTMEM_DRIVER_TAG_USAGE, *PNTMEM_DRIVER_TAG_USAGE;
+
+#define NTMEM_DRIVER_MAX_TAGS 64
+typedef struct _NTMEM_DRIVER_POOL_INFO {
+    ULONG64 Allocations;
+    ULONG64 Frees;
+    ULONG64 Outstanding;
+    SIZE_T CurrentBytes;
+    SIZE_T PeakBytes;
+    ULONG64 AllocationRequests; /* requests counted by the fail sweep while it was armed */
+    ULONG64 FailuresInjected;   /* requests the fail sweep failed */
+    ULONG TagCount;
+    NTMEM_DRIVER_TAG_USAGE Tags[NTMEM_DRIVER_MAX_TAGS];
+} NTMEM_DRIVER_POOL_INFO, *PNTMEM_DRIVER_POOL_INFO;
+/* Current and peak pool of a registered driver, in total and by tag. */
+NTMEM_API NTSTATUS ntmem_query_driver_pool(PVOID Driver, PNTMEM_DRIVER_POOL_INFO Info);
+/* The fail sweep's primitive: the Number-th pool request (1-based, counted from now) the driver makes
+ * fails as if pool were exhausted; 0 disarms. Driver NULL: the same for every driver registered from
+ * now on, counted from its registration (so DriverEntry's requests count). */
+NTMEM_API VOID ntmem_verifier_fail_driver_allocation(PVOID Driver, ULONG64 Number);
 
 typedef struct _NTMEM_VERIFIER_COUNTERS {
     ULONG64 SpecialPoolConsidered;
@@ -186,6 +215,47 @@ typedef struct _NTMEM_VERIFIER_COUNTERS {
 NTMEM_API VOID ntmem_query_verifier_counters(PNTMEM_VERIFIER_COUNTERS Counters);
 NTMEM_API VOID ntmem_query_special_pool(PNTMEM_SPECIAL_POOL_INFO Info);
 NTMEM_API ULONG ntmem_get_verifier_flags(VOID);
+
+/* ---- the driver host (ntmem-run's engine) ----------------------------------------------------------
+ * A driver is a shared object built against these headers that exports DriverEntry. Loading it makes
+ * its DRIVER_OBJECT and RegistryPath, registers its image so its pool is attributed to it, treats its
+ * PAGE sections as pageable, and calls DriverEntry on a system thread at PASSIVE_LEVEL; INIT sections
+ * are discarded when DriverEntry returns. A routine run there that returns above PASSIVE_LEVEL (an
+ * IRQL raised or a spin lock held) is STOP 0xE1, as for a Windows worker thread. If the driver exports
+ * ntmem_driver_test (NTMEM_DRIVER_TEST), ntmem_run_driver_test calls it the same way, so a driver can
+ * exercise its own paths. Unloading calls DriverUnload and then checks what the driver left behind:
+ * a lookaside list it initialised and never deleted is STOP 0xCE (Windows would touch it later, in
+ * freed memory); pool it still owns is reported by tag with stacks, and is STOP 0xC4/0x62 under
+ * Driver Verifier's pool tracking. */
+typedef struct _NTMEM_DRIVER NTMEM_DRIVER, *PNTMEM_DRIVER;
+typedef NTSTATUS NTMEM_DRIVER_TEST(PDRIVER_OBJECT DriverObject);
+#define NTMEM_DRIVER_TEST_EXPORT "ntmem_driver_test"
+
+typedef struct _NTMEM_DRIVER_REPORT {
+    NTSTATUS EntryStatus;      /* what DriverEntry returned */
+    NTSTATUS TestStatus;       /* what ntmem_driver_test returned, if it ran */
+    BOOLEAN TestRan;
+    BOOLEAN UnloadCalled;      /* DriverEntry succeeded and set DriverUnload */
+    BOOLEAN NoUnloadRoutine;   /* DriverEntry succeeded without setting DriverUnload */
+    ULONG LockedSections;      /* pageable sections still locked at unload */
+    ULONG64 LeakedAllocations; /* pool the driver still owned after unloading */
+    NTMEM_DRIVER_POOL_INFO Pool;
+} NTMEM_DRIVER_REPORT, *PNTMEM_DRIVER_REPORT;
+
+/* Loads Path and runs DriverEntry. ServiceName NULL: the file name without its extension; RegistryPath
+ * NULL: \Registry\Machine\System\CurrentControlSet\Services\<ServiceName>. Returns
+ * STATUS_OBJECT_NAME_NOT_FOUND (no such file), STATUS_INVALID_IMAGE_FORMAT (not loadable),
+ * STATUS_PROCEDURE_NOT_FOUND (no DriverEntry) or STATUS_SUCCESS, with DriverEntry's own status in
+ * *EntryStatus. On success *Driver is set even when DriverEntry failed: unload it to see what it left. */
+NTMEM_API NTSTATUS ntmem_load_driver(PCSTR Path, PCSTR ServiceName, PCSTR RegistryPath, PNTMEM_DRIVER *Driver,
+                                     NTSTATUS *EntryStatus);
+NTMEM_API PDRIVER_OBJECT ntmem_driver_object(PNTMEM_DRIVER Driver);
+/* The driver's pool-attribution handle (for ntmem_query_driver_pool and the fail sweep). */
+NTMEM_API PVOID ntmem_driver_pool_handle(PNTMEM_DRIVER Driver);
+/* STATUS_NOT_SUPPORTED when the driver exports no test hook or DriverEntry failed. */
+NTMEM_API NTSTATUS ntmem_run_driver_test(PNTMEM_DRIVER Driver);
+/* Unloads the driver (see above) and frees Driver; Report may be NULL. */
+NTMEM_API VOID ntmem_unload_driver(PNTMEM_DRIVER Driver, PNTMEM_DRIVER_REPORT Report);
 
 NTMEM_END_DECLS
 

@@ -87,6 +87,8 @@ NTKERNELAPI ULONG NTAPI KeQueryMaximumProcessorCount(VOID);
 #define DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL 0x000000D5
 #define DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION 0x000000D6
 #define KERNEL_SECURITY_CHECK_FAILURE 0x00000139
+#define DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS 0x000000CE
+#define WORKER_THREAD_RETURNED_AT_BAD_IRQL 0x000000E1
 #define MANUALLY_INITIATED_CRASH 0x000000E2
 
 NTKERNELAPI DECLSPEC_NORETURN VOID NTAPI KeBugCheck(ULONG BugCheckCode);
@@ -350,6 +352,8 @@ NTKERNELAPI PEPROCESS NTAPI PsGetCurrentProcess(VOID);
 NTKERNELAPI HANDLE NTAPI PsGetProcessId(PEPROCESS Process);
 NTKERNELAPI HANDLE NTAPI PsGetCurrentProcessId(VOID);
 #define IoGetCurrentProcess PsGetCurrentProcess
+/* The System process: the current process of every system thread (DriverEntry runs in it). */
+extern NTKERNELAPI PEPROCESS PsInitialSystemProcess;
 #define NtCurrentProcess() ((HANDLE)(LONG_PTR)-1)
 #define ZwCurrentProcess() NtCurrentProcess()
 
@@ -524,6 +528,71 @@ NTKERNELAPI BOOLEAN NTAPI MmIsAddressValid(PVOID VirtualAddress);
  * nothing. Call them inside __try/__except, as documented. */
 NTKERNELAPI VOID NTAPI ProbeForRead(const volatile VOID *Address, SIZE_T Length, ULONG Alignment);
 NTKERNELAPI VOID NTAPI ProbeForWrite(volatile VOID *Address, SIZE_T Length, ULONG Alignment);
+
+/* ---- driver objects and entry points ----------------------------------------------------------- */
+/* The parts of the I/O manager a driver's DriverEntry and DriverUnload see. Devices and IRPs are not
+ * simulated: their types exist only so that DRIVER_OBJECT has its documented layout. */
+#define IO_TYPE_DRIVER 4
+#define IRP_MJ_MAXIMUM_FUNCTION 0x1b
+typedef struct _DEVICE_OBJECT DEVICE_OBJECT, *PDEVICE_OBJECT;
+typedef struct _IRP IRP, *PIRP;
+typedef struct _DRIVER_OBJECT DRIVER_OBJECT, *PDRIVER_OBJECT;
+typedef NTSTATUS NTAPI DRIVER_INITIALIZE(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
+typedef DRIVER_INITIALIZE *PDRIVER_INITIALIZE;
+typedef VOID NTAPI DRIVER_UNLOAD(PDRIVER_OBJECT DriverObject);
+typedef DRIVER_UNLOAD *PDRIVER_UNLOAD;
+typedef NTSTATUS NTAPI DRIVER_ADD_DEVICE(PDRIVER_OBJECT DriverObject, PDEVICE_OBJECT PhysicalDeviceObject);
+typedef DRIVER_ADD_DEVICE *PDRIVER_ADD_DEVICE;
+typedef VOID NTAPI DRIVER_STARTIO(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+typedef DRIVER_STARTIO *PDRIVER_STARTIO;
+typedef NTSTATUS NTAPI DRIVER_DISPATCH(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+typedef DRIVER_DISPATCH *PDRIVER_DISPATCH;
+
+typedef struct _DRIVER_EXTENSION {
+    PDRIVER_OBJECT DriverObject;
+    PDRIVER_ADD_DEVICE AddDevice;
+    ULONG Count;
+    UNICODE_STRING ServiceKeyName;
+} DRIVER_EXTENSION, *PDRIVER_EXTENSION;
+
+struct _DRIVER_OBJECT {
+    CSHORT Type;
+    CSHORT Size;
+    PDEVICE_OBJECT DeviceObject;
+    ULONG Flags;
+    PVOID DriverStart;
+    ULONG DriverSize;
+    PVOID DriverSection;
+    PDRIVER_EXTENSION DriverExtension;
+    UNICODE_STRING DriverName;
+    PUNICODE_STRING HardwareDatabase;
+    PVOID FastIoDispatch;
+    PDRIVER_INITIALIZE DriverInit;
+    PDRIVER_STARTIO DriverStartIo;
+    PDRIVER_UNLOAD DriverUnload;
+    PDRIVER_DISPATCH MajorFunction[IRP_MJ_MAXIMUM_FUNCTION + 1];
+};
+
+/* ---- pageable and discardable driver sections ------------------------------------------------------
+ * MSVC places code and data with #pragma code_seg/data_seg/alloc_text; gcc has no such pragmas, so a
+ * port marks each function or variable instead: NTMEM_CODE_SEG("PAGE") where the source says
+ * code_seg("PAGE") or alloc_text(PAGE, f), NTMEM_DATA_SEG("PAGE") for data_seg("PAGE"), and likewise
+ * "INIT". As on Windows, sections whose names begin with PAGE are pageable and INIT sections are
+ * discarded once DriverEntry returns. Code and data get distinct ELF sections ("PAGE" and
+ * "PAGE.data"), since ELF cannot mix them in one. Link drivers with ntmem's driver.ld so that each
+ * section starts and ends on a page; without it only the whole pages inside a section are paged. */
+#define NTMEM_CODE_SEG(name) __attribute__((section(name), noinline, used))
+#define NTMEM_DATA_SEG(name) __attribute__((section(name ".data")))
+
+/* Lock a pageable section in memory (resident, usable at DISPATCH_LEVEL) until unlocked; the handle
+ * names the section. MmPageEntireDriver makes every section of the driver pageable;
+ * MmResetDriverPaging puts back what the sections' names say. */
+NTKERNELAPI PVOID NTAPI MmLockPagableCodeSection(PVOID AddressWithinSection);
+NTKERNELAPI PVOID NTAPI MmLockPagableDataSection(PVOID AddressWithinSection);
+NTKERNELAPI VOID NTAPI MmLockPagableSectionByHandle(PVOID ImageSectionHandle);
+NTKERNELAPI VOID NTAPI MmUnlockPagableImageSection(PVOID ImageSectionHandle);
+NTKERNELAPI PVOID NTAPI MmPageEntireDriver(PVOID AddressWithinSection);
+NTKERNELAPI VOID NTAPI MmResetDriverPaging(PVOID AddressWithinSection);
 
 /* ---- pool ------------------------------------------------------------------------------------- */
 typedef enum _POOL_TYPE {

@@ -104,7 +104,7 @@ static PVOID ExpDefaultAllocateEx(POOL_TYPE type, SIZE_T size, ULONG tag, PLOOKA
 static VOID ExpDefaultFreeEx(PVOID block, PLOOKASIDE_LIST_EX list);
 
 /* Registers a list whose public fields are filled (and that is not registered). */
-static void ExpRegister(PGENERAL_LOOKASIDE_POOL list, BOOLEAN ex, ULONG ex_flags, BOOLEAN pool_backed)
+static void ExpRegister(PGENERAL_LOOKASIDE_POOL list, BOOLEAN ex, ULONG ex_flags, BOOLEAN pool_backed, PVOID creator)
 {
     EXP_LOOKASIDE_SHADOW *shadow = calloc(1, sizeof *shadow);
     if (shadow == NULL) {
@@ -127,6 +127,7 @@ static void ExpRegister(PGENERAL_LOOKASIDE_POOL list, BOOLEAN ex, ULONG ex_flags
     shadow->Ex = ex;
     shadow->ExFlags = ex_flags;
     shadow->PoolBacked = pool_backed;
+    shadow->Creator = creator;
     list->Future[0] = slot;
     list->Future[1] = EXP_LOOKASIDE_MAGIC;
     InsertTailList(ExpIsPagedList(list) ? &ExpPagedLookasideListHead : &ExpNPagedLookasideListHead,
@@ -204,6 +205,22 @@ void ExpLookasideBlockFreed(PVOID block, SIZE_T size)
     }
 }
 
+/* The first registered list created by code in [Start, End) - a driver image being unloaded - or
+ * NULL. Lists in that image's globals or its pool would be walked by the balance set after the
+ * driver is gone. */
+PVOID ExpLookasideCreatedBy(ULONG_PTR start, ULONG_PTR end)
+{
+    PVOID found = NULL;
+    pthread_mutex_lock(&ExpLookasideLock);
+    for (ULONG slot = 0; slot < ExpLookasideSlotLimit && found == NULL; slot++) {
+        EXP_LOOKASIDE_SHADOW *shadow = ExpLookasideSlots[slot];
+        if (shadow != NULL && (ULONG_PTR)shadow->Creator >= start && (ULONG_PTR)shadow->Creator < end)
+            found = shadow->List;
+    }
+    pthread_mutex_unlock(&ExpLookasideLock);
+    return found;
+}
+
 /* Fills the public fields every kind of list shares. */
 static void ExpInitializeFields(PGENERAL_LOOKASIDE_POOL list, ULONG type, SIZE_T size, ULONG tag)
 {
@@ -227,7 +244,7 @@ static void ExpInitializeFields(PGENERAL_LOOKASIDE_POOL list, ULONG type, SIZE_T
 }
 
 static void ExpInitializeClassic(PGENERAL_LOOKASIDE_POOL list, ULONG type, PALLOCATE_FUNCTION allocate,
-                                 PFREE_FUNCTION free_routine, ULONG flags, SIZE_T size, ULONG tag)
+                                 PFREE_FUNCTION free_routine, ULONG flags, SIZE_T size, ULONG tag, PVOID creator)
 {
     ExpRetireOldRegistration(list);
     /* Windows 8 and later honour these two flags and fold them into the list's pool type. */
@@ -235,7 +252,7 @@ static void ExpInitializeClassic(PGENERAL_LOOKASIDE_POOL list, ULONG type, PALLO
     ExpInitializeFields(list, type, size, tag);
     list->Allocate = allocate != NULL ? allocate : ExAllocatePoolWithTag;
     list->Free = free_routine != NULL ? free_routine : ExFreePool;
-    ExpRegister(list, FALSE, 0, allocate == NULL);
+    ExpRegister(list, FALSE, 0, allocate == NULL, creator);
 }
 
 NTKERNELAPI VOID NTAPI ExInitializeNPagedLookasideList(PNPAGED_LOOKASIDE_LIST lookaside, PALLOCATE_FUNCTION allocate,
@@ -243,7 +260,8 @@ NTKERNELAPI VOID NTAPI ExInitializeNPagedLookasideList(PNPAGED_LOOKASIDE_LIST lo
                                                        ULONG tag, USHORT depth)
 {
     (void)depth;
-    ExpInitializeClassic((PGENERAL_LOOKASIDE_POOL)&lookaside->L, NonPagedPool, allocate, free_routine, flags, size, tag);
+    ExpInitializeClassic((PGENERAL_LOOKASIDE_POOL)&lookaside->L, NonPagedPool, allocate, free_routine, flags, size, tag,
+                         __builtin_return_address(0));
 }
 
 NTKERNELAPI VOID NTAPI ExInitializePagedLookasideList(PPAGED_LOOKASIDE_LIST lookaside, PALLOCATE_FUNCTION allocate,
@@ -251,7 +269,8 @@ NTKERNELAPI VOID NTAPI ExInitializePagedLookasideList(PPAGED_LOOKASIDE_LIST look
                                                       ULONG tag, USHORT depth)
 {
     (void)depth;
-    ExpInitializeClassic((PGENERAL_LOOKASIDE_POOL)&lookaside->L, PagedPool, allocate, free_routine, flags, size, tag);
+    ExpInitializeClassic((PGENERAL_LOOKASIDE_POOL)&lookaside->L, PagedPool, allocate, free_routine, flags, size, tag,
+                         __builtin_return_address(0));
 }
 
 NTKERNELAPI NTSTATUS NTAPI ExInitializeLookasideListEx(PLOOKASIDE_LIST_EX lookaside, PALLOCATE_FUNCTION_EX allocate,
@@ -270,7 +289,7 @@ NTKERNELAPI NTSTATUS NTAPI ExInitializeLookasideListEx(PLOOKASIDE_LIST_EX lookas
     ExpInitializeFields(list, (ULONG)type, size, tag);
     list->AllocateEx = allocate != NULL ? allocate : ExpDefaultAllocateEx;
     list->FreeEx = free_routine != NULL ? free_routine : ExpDefaultFreeEx;
-    ExpRegister(list, TRUE, flags, allocate == NULL);
+    ExpRegister(list, TRUE, flags, allocate == NULL, __builtin_return_address(0));
     return STATUS_SUCCESS;
 }
 

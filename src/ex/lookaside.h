@@ -24,6 +24,7 @@ typedef struct _EXP_LOOKASIDE_SHADOW {
     ULONG Slot;
     BOOLEAN Ex;
     BOOLEAN PoolBacked;            /* the list allocates from pool itself (no custom routines) */
+    PVOID Creator;                 /* return address of the ExInitialize* call: who owns the list */
     ULONG ExFlags;
     ULONG64 RetiredAllocates;      /* counts of thread caches folded back at thread exit */
     ULONG64 RetiredFrees;

@@ -213,6 +213,8 @@ NTMEM_HIDDEN void ExpMarkPoolObject(PVOID Object);
  * the verifier, and are unregistered (their blocks freed) without it, so nothing points into freed
  * pool afterwards. */
 NTMEM_HIDDEN void ExpLookasideBlockFreed(PVOID Block, SIZE_T Size);
+/* A registered lookaside list that code in [Start, End) initialised, or NULL (lookaside.c). */
+NTMEM_HIDDEN PVOID ExpLookasideCreatedBy(ULONG_PTR Start, ULONG_PTR End);
 
 /* ---- quota (ps/process.c) ------------------------------------------------------------------- */
 NTMEM_HIDDEN NTSTATUS PspChargePoolQuota(PEPROCESS Process, ULONG PoolIndex, SIZE_T Bytes);

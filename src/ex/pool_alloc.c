@@ -88,8 +88,8 @@ static PVOID ExpAllocate(ULONG type, SIZE_T bytes, ULONG tag, ULONG how, ULONG l
     if (NTMEM_UNLIKELY(bytes == 0) && VfIsEnabled())
         KiBugCheckWithReason(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x00, irql, type, 0,
                              "Driver Verifier: a zero-byte pool allocation (tag '%.4s')", (const char *)&tag);
-    if (NTMEM_UNLIKELY(VfPoolSlowPath) && VfLowResourcesFail())
-        goto fail; /* Driver Verifier's low resources simulation */
+    if (NTMEM_UNLIKELY(VfPoolSlowPath) && (VfLowResourcesFail() || VfSweepFails()))
+        goto fail; /* Driver Verifier's low resources simulation, or the fail sweep's chosen request */
     EXP_POOL_THREAD *t = ExpCurrentPoolThread();
     if (NTMEM_UNLIKELY(VfSpecialPoolOn) && !(how & (EXP_QUOTA | EXP_CACHE_ALIGN))) {
         /* Driver Verifier's special pool, for the requests it selects; the others go on below. */
@@ -98,7 +98,7 @@ static PVOID ExpAllocate(ULONG type, SIZE_T bytes, ULONG tag, ULONG how, ULONG l
             ExpCountAlloc(t, tag, pool, PAGE_SIZE);
             if (how & EXP_ZERO)
                 memset(special, 0, bytes);
-            VfTrackAllocation(special, bytes, tag);
+            VfTrackAllocation(special, bytes, tag, pool);
             return special;
         }
     }
@@ -145,7 +145,7 @@ static PVOID ExpAllocate(ULONG type, SIZE_T bytes, ULONG tag, ULONG how, ULONG l
     if (how & EXP_ZERO)
         memset(p, 0, bytes);
     if (NTMEM_UNLIKELY(VfPoolSlowPath))
-        VfTrackAllocation(p, bytes, tag); /* Driver Verifier's pool tracking, when on */
+        VfTrackAllocation(p, bytes, tag, pool); /* pool attributed to drivers */
     return p;
 
 quota_fail:

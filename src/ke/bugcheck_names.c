@@ -227,6 +227,9 @@ static const KIP_BUGCHECK KipBugChecks[] = {
     {0xD8, "DRIVER_USED_EXCESSIVE_PTES", "a driver used up the system's page table entries", NULL, 0},
     {0xDA, "SYSTEM_PTE_MISUSE", "a page table entry routine was used in an unauthorised way", NULL, 0},
     {0xDE, "POOL_CORRUPTION_IN_FILE_AREA", "a driver corrupted pool memory used for file data", NULL, 0},
+    {0xE1, "WORKER_THREAD_RETURNED_AT_BAD_IRQL",
+     "a routine run on a system worker thread returned above PASSIVE_LEVEL (P1 routine, P2 IRQL, P3 "
+     "its parameter): an IRQL raised or a lock taken was never given back", NULL, 0},
     {0xE2, "MANUALLY_INITIATED_CRASH", "the user deliberately initiated a crash", NULL, 0},
     {0xF7, "DRIVER_OVERRAN_STACK_BUFFER", "a driver overran a stack-based buffer", NULL, 0},
     {0x139, "KERNEL_SECURITY_CHECK_FAILURE", "the kernel found a critical data structure corrupted",

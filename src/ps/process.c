@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "ex/pool.h"
+#include "ke/ke.h"
 
 /* EPROCESS as ntmem keeps it. ImageFileName sits where 32-bit NT kept it (0x174), so samples that read
  * the name at that offset still find it once ported to pointer-sized arithmetic. */
@@ -20,6 +21,14 @@ _Static_assert(offsetof(struct _KPROCESS, ImageFileName) == 0x174, "ImageFileNam
 static struct _KPROCESS PspCurrentProcess = {
     .QuotaLimit = {(SIZE_T)-1, (SIZE_T)-1},
 };
+/* System threads run in the System process (process id 4), as on Windows: what DriverEntry sees as
+ * its current process. It has no quota limits. */
+static struct _KPROCESS PspSystemProcess = {
+    .UniqueProcessId = 4,
+    .QuotaLimit = {(SIZE_T)-1, (SIZE_T)-1},
+    .ImageFileName = "System",
+};
+NTKERNELAPI PEPROCESS PsInitialSystemProcess = &PspSystemProcess;
 static pthread_once_t PspOnce = PTHREAD_ONCE_INIT;
 
 static void PspInitialize(void)
@@ -36,7 +45,7 @@ static void PspInitialize(void)
 NTKERNELAPI PEPROCESS NTAPI PsGetCurrentProcess(VOID)
 {
     pthread_once(&PspOnce, PspInitialize);
-    return &PspCurrentProcess;
+    return KiThread.SystemThread ? &PspSystemProcess : &PspCurrentProcess;
 }
 
 NTKERNELAPI HANDLE NTAPI PsGetProcessId(PEPROCESS process)
@@ -52,7 +61,7 @@ NTKERNELAPI HANDLE NTAPI PsGetCurrentProcessId(VOID)
 
 BOOLEAN PspIsProcess(PEPROCESS process)
 {
-    return process == &PspCurrentProcess;
+    return process == &PspCurrentProcess || process == &PspSystemProcess;
 }
 
 NTSTATUS PspChargePoolQuota(PEPROCESS process, ULONG pool, SIZE_T bytes)

@@ -1,6 +1,8 @@
-/* pool_tracking.c - Driver Verifier's pool tracking: every allocation made from a registered driver
- * image is kept with its tag, size and call stack; unloading a driver that still owns pool is STOP
- * 0xC4 with P1 0x62, after a report of what leaked, grouped by tag. */
+/* pool_tracking.c - pool attributed to driver images: every allocation made from a registered driver
+ * image is kept with its tag, size and call stack, and counted per driver and tag; at unload what is
+ * left is reported, grouped by tag, and under Driver Verifier's pool tracking it is STOP 0xC4/0x62.
+ * The fail sweep's "fail the k-th allocation of the driver" lives here too: it needs the same
+ * attribution. */
 #define _GNU_SOURCE
 #include <execinfo.h>
 #include <pthread.h>
@@ -14,11 +16,20 @@
 #define VF_MAX_DRIVERS 32
 #define VF_STACK 12
 
+#define VF_DRIVER_TAGS 64
+
 typedef struct _VF_DRIVER {
     char Name[64];
     ULONG_PTR Start, End;
     BOOLEAN Loaded;
     ULONG64 Outstanding;
+    ULONG64 Allocations, Frees;
+    SIZE_T CurrentBytes, PeakBytes;
+    ULONG64 Attempts;   /* allocation requests seen by the fail sweep */
+    ULONG64 FailAt;     /* fail the request with this number (1-based); 0: none */
+    ULONG64 Injected;
+    ULONG TagCount;     /* tags beyond VF_DRIVER_TAGS are counted in the driver's totals only */
+    NTMEM_DRIVER_TAG_USAGE Tags[VF_DRIVER_TAGS];
 } VF_DRIVER;
 
 /* One tracked allocation; a chained hash table keyed by block address. */
@@ -28,6 +39,7 @@ typedef struct _VF_TRACKED {
     SIZE_T Size;
     ULONG Tag;
     ULONG Driver;
+    NTMEM_DRIVER_TAG_USAGE *Usage; /* the driver's counters for this tag and pool, or NULL */
     int Frames;
     void *Stack[VF_STACK];
 } VF_TRACKED;
@@ -35,6 +47,11 @@ typedef struct _VF_TRACKED {
 #define VF_BUCKETS 4096
 
 static pthread_mutex_t VfTrackLock = PTHREAD_MUTEX_INITIALIZER;
+/* Registered images: while there are any, allocations are attributed whether or not the verifier's
+ * pool tracking is on (the driver host's summary needs them); read by VfRecomputeSlowPath. */
+NTMEM_HIDDEN volatile ULONG VfRegisteredDrivers;
+static volatile ULONG VfSweepArmed;
+static ULONG64 VfPendingFailAt; /* the fail sweep's k for drivers registered from now on */
 static VF_DRIVER VfDrivers[VF_MAX_DRIVERS];
 static VF_TRACKED *VfBuckets[VF_BUCKETS];
 
@@ -56,10 +73,24 @@ NTMEM_API PVOID ntmem_verifier_register_driver(PCSTR name, PVOID image, SIZE_T s
         d->Start = (ULONG_PTR)image;
         d->End = (ULONG_PTR)image + size;
         d->Loaded = TRUE;
+        d->FailAt = VfPendingFailAt;
+        if (d->FailAt != 0)
+            __atomic_add_fetch(&VfSweepArmed, 1, __ATOMIC_RELAXED);
         handle = d;
+        __atomic_add_fetch(&VfRegisteredDrivers, 1, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&VfTrackLock);
+    VfRecomputeSlowPath();
     return handle;
+}
+
+BOOLEAN VfIsDriverAddress(const void *address)
+{
+    ULONG_PTR a = (ULONG_PTR)address;
+    for (ULONG i = 0; i < VF_MAX_DRIVERS; i++)
+        if (__atomic_load_n(&VfDrivers[i].Loaded, __ATOMIC_ACQUIRE) && a >= VfDrivers[i].Start && a < VfDrivers[i].End)
+            return TRUE;
+    return FALSE;
 }
 
 /* The registered driver whose image holds one of the stack's return addresses (the allocation is
@@ -75,9 +106,25 @@ static LONG VfDriverOf(void *const *stack, int frames, int *frame)
     return -1;
 }
 
-void VfTrackAllocation(PVOID block, SIZE_T size, ULONG tag)
+/* The driver's counters for a tag and pool kind, made on first use; NULL when its table is full. */
+static NTMEM_DRIVER_TAG_USAGE *VfTagUsage(VF_DRIVER *d, ULONG tag, ULONG paged)
 {
-    if (!(__atomic_load_n(&VfFlags, __ATOMIC_RELAXED) & NTMEM_VERIFIER_POOL_TRACKING) || block == NULL)
+    for (ULONG i = 0; i < d->TagCount; i++)
+        if (d->Tags[i].Tag == tag && d->Tags[i].Paged == paged)
+            return &d->Tags[i];
+    if (d->TagCount == VF_DRIVER_TAGS)
+        return NULL;
+    NTMEM_DRIVER_TAG_USAGE *u = &d->Tags[d->TagCount++];
+    memset(u, 0, sizeof *u);
+    u->Tag = tag;
+    u->Paged = paged;
+    return u;
+}
+
+void VfTrackAllocation(PVOID block, SIZE_T size, ULONG tag, ULONG pool_index)
+{
+    if (block == NULL || (!(__atomic_load_n(&VfFlags, __ATOMIC_RELAXED) & NTMEM_VERIFIER_POOL_TRACKING) &&
+                          __atomic_load_n(&VfRegisteredDrivers, __ATOMIC_RELAXED) == 0))
         return;
     void *stack[VF_STACK + 8];
     int frames = backtrace(stack, VF_STACK + 8);
@@ -97,7 +144,19 @@ void VfTrackAllocation(PVOID block, SIZE_T size, ULONG tag)
             ULONG b = VfBucketOf(block);
             t->Next = VfBuckets[b];
             VfBuckets[b] = t;
-            VfDrivers[driver].Outstanding++;
+            VF_DRIVER *d = &VfDrivers[driver];
+            d->Outstanding++;
+            d->Allocations++;
+            d->CurrentBytes += size;
+            if (d->CurrentBytes > d->PeakBytes)
+                d->PeakBytes = d->CurrentBytes;
+            t->Usage = VfTagUsage(d, tag & ~PROTECTED_POOL, pool_index != 0);
+            if (t->Usage != NULL) {
+                t->Usage->Allocations++;
+                t->Usage->CurrentBytes += size;
+                if (t->Usage->CurrentBytes > t->Usage->PeakBytes)
+                    t->Usage->PeakBytes = t->Usage->CurrentBytes;
+            }
         }
     }
     pthread_mutex_unlock(&VfTrackLock);
@@ -111,7 +170,14 @@ void VfTrackFree(PVOID block)
             continue;
         VF_TRACKED *t = *p;
         *p = t->Next;
-        VfDrivers[t->Driver].Outstanding--;
+        VF_DRIVER *d = &VfDrivers[t->Driver];
+        d->Outstanding--;
+        d->Frees++;
+        d->CurrentBytes -= t->Size;
+        if (t->Usage != NULL) {
+            t->Usage->Frees++;
+            t->Usage->CurrentBytes -= t->Size;
+        }
         free(t);
         break;
     }
@@ -143,8 +209,9 @@ static void VfReportLeaks(ULONG driver, ULONG64 count)
             if (t->Driver == driver)
                 list[n++] = t;
     char line[256];
-    int len = snprintf(line, sizeof line, "*** Driver Verifier: %s is unloading with %llu pool allocation(s) not freed:\n",
-                       VfDrivers[driver].Name, (unsigned long long)count);
+    BOOLEAN verifier = (__atomic_load_n(&VfFlags, __ATOMIC_RELAXED) & NTMEM_VERIFIER_POOL_TRACKING) != 0;
+    int len = snprintf(line, sizeof line, "*** %s: %s is unloading with %llu pool allocation(s) not freed:\n",
+                       verifier ? "Driver Verifier" : "ntmem", VfDrivers[driver].Name, (unsigned long long)count);
     OsWriteStderr(line, (size_t)len);
     if (list == NULL)
         return;
@@ -168,21 +235,91 @@ static void VfReportLeaks(ULONG driver, ULONG64 count)
     free(list);
 }
 
-NTMEM_API VOID ntmem_verifier_unload_driver(PVOID handle)
+NTMEM_API ULONG64 ntmem_verifier_unload_driver(PVOID handle)
 {
     VF_DRIVER *d = handle;
     if (d == NULL)
-        return;
+        return 0;
     pthread_mutex_lock(&VfTrackLock);
     ULONG index = (ULONG)(d - VfDrivers);
     ULONG64 outstanding = d->Outstanding;
     if (outstanding != 0) {
         VfReportLeaks(index, outstanding);
-        pthread_mutex_unlock(&VfTrackLock);
-        KiBugCheckWithReason(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x62, (ULONG_PTR)d->Name, 0, outstanding,
-                             "driver %s unloaded with %llu pool allocation(s) not freed (listed above)", d->Name,
-                             (unsigned long long)outstanding);
+        if (__atomic_load_n(&VfFlags, __ATOMIC_RELAXED) & NTMEM_VERIFIER_POOL_TRACKING) {
+            pthread_mutex_unlock(&VfTrackLock);
+            KiBugCheckWithReason(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x62, (ULONG_PTR)d->Name, 0, outstanding,
+                                 "driver %s unloaded with %llu pool allocation(s) not freed (listed above)", d->Name,
+                                 (unsigned long long)outstanding);
+        }
+        /* Without the verifier Windows says nothing; the blocks stay allocated, and stay tracked so
+         * that a later free of one is still counted, but belong to no loaded driver any more. */
     }
-    d->Loaded = FALSE;
+    __atomic_store_n(&d->Loaded, FALSE, __ATOMIC_RELEASE);
+    if (d->FailAt != 0)
+        __atomic_sub_fetch(&VfSweepArmed, 1, __ATOMIC_RELAXED);
+    d->FailAt = 0;
+    __atomic_sub_fetch(&VfRegisteredDrivers, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&VfTrackLock);
+    VfRecomputeSlowPath();
+    return outstanding;
+}
+
+NTMEM_API NTSTATUS ntmem_query_driver_pool(PVOID handle, PNTMEM_DRIVER_POOL_INFO info)
+{
+    VF_DRIVER *d = handle;
+    if (d == NULL || info == NULL || d < VfDrivers || d >= VfDrivers + VF_MAX_DRIVERS)
+        return STATUS_INVALID_PARAMETER;
+    pthread_mutex_lock(&VfTrackLock);
+    info->Allocations = d->Allocations;
+    info->Frees = d->Frees;
+    info->Outstanding = d->Outstanding;
+    info->CurrentBytes = d->CurrentBytes;
+    info->PeakBytes = d->PeakBytes;
+    info->AllocationRequests = d->Attempts;
+    info->FailuresInjected = d->Injected;
+    info->TagCount = d->TagCount;
+    memcpy(info->Tags, d->Tags, d->TagCount * sizeof d->Tags[0]);
+    pthread_mutex_unlock(&VfTrackLock);
+    return STATUS_SUCCESS;
+}
+
+/* ---- the fail sweep ------------------------------------------------------------------------------ */
+
+NTMEM_API VOID ntmem_verifier_fail_driver_allocation(PVOID handle, ULONG64 Number)
+{
+    VF_DRIVER *d = handle;
+    pthread_mutex_lock(&VfTrackLock);
+    if (d == NULL) {
+        VfPendingFailAt = Number;
+        pthread_mutex_unlock(&VfTrackLock);
+        return;
+    }
+    d->FailAt = Number;
+    d->Attempts = 0;
+    ULONG armed = 0;
+    for (ULONG i = 0; i < VF_MAX_DRIVERS; i++)
+        armed += VfDrivers[i].Loaded && VfDrivers[i].FailAt != 0;
+    __atomic_store_n(&VfSweepArmed, armed, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&VfTrackLock);
+}
+
+BOOLEAN VfSweepFails(void)
+{
+    if (__atomic_load_n(&VfSweepArmed, __ATOMIC_RELAXED) == 0)
+        return FALSE;
+    void *stack[VF_STACK + 8];
+    int frames = backtrace(stack, VF_STACK + 8);
+    BOOLEAN fail = FALSE;
+    pthread_mutex_lock(&VfTrackLock);
+    int first;
+    LONG driver = VfDriverOf(stack, frames, &first);
+    if (driver >= 0 && VfDrivers[driver].FailAt != 0) {
+        VF_DRIVER *d = &VfDrivers[driver];
+        if (++d->Attempts == d->FailAt) {
+            d->Injected++;
+            fail = TRUE;
+        }
+    }
+    pthread_mutex_unlock(&VfTrackLock);
+    return fail;
 }

@@ -44,14 +44,23 @@ static ULONG VfParse(const char *text)
     return flags;
 }
 
-/* The switches that take the pool off its fast paths changed: set special pool up or down and decide
- * whether the fast paths must step aside. */
+/* The fast paths step aside while special pool, low resources, pool tracking or a registered driver
+ * image (whose pool is attributed) needs the checked slow paths. */
+void VfRecomputeSlowPath(void)
+{
+    ULONG flags = __atomic_load_n(&VfFlags, __ATOMIC_RELAXED);
+    __atomic_store_n(&VfPoolSlowPath,
+                     __atomic_load_n(&VfSpecialPoolOn, __ATOMIC_RELAXED) ||
+                         (flags & (NTMEM_VERIFIER_LOW_RESOURCES | NTMEM_VERIFIER_POOL_TRACKING)) ||
+                         __atomic_load_n(&VfRegisteredDrivers, __ATOMIC_RELAXED) != 0,
+                     __ATOMIC_RELAXED);
+}
+
+/* The switches that take the pool off its fast paths changed: set special pool up or down first. */
 static void VfFlagsChanged(ULONG flags)
 {
-    BOOLEAN special = VfSpecialPoolSwitch((flags & NTMEM_VERIFIER_SPECIAL_POOL) != 0);
-    __atomic_store_n(&VfPoolSlowPath,
-                     special || (flags & (NTMEM_VERIFIER_LOW_RESOURCES | NTMEM_VERIFIER_POOL_TRACKING)),
-                     __ATOMIC_RELAXED);
+    VfSpecialPoolSwitch((flags & NTMEM_VERIFIER_SPECIAL_POOL) != 0);
+    VfRecomputeSlowPath();
 }
 
 __attribute__((constructor)) static void VfInitialize(void)

@@ -38,8 +38,17 @@ NTMEM_HIDDEN void VfSpecialPoolFault(const void *Address, ULONG_PTR How, PVOID I
 
 /* ---- pool tracking (pool_tracking.c) ---------------------------------------------------------------- */
 
-NTMEM_HIDDEN void VfTrackAllocation(PVOID Block, SIZE_T Size, ULONG Tag);
+/* Registered driver images (ntmem_verifier_register_driver): while there are any, pool is attributed. */
+extern NTMEM_HIDDEN volatile ULONG VfRegisteredDrivers;
+/* Records an allocation for the driver on its call stack, if any (PoolIndex 0 nonpaged, 1 paged). */
+NTMEM_HIDDEN void VfTrackAllocation(PVOID Block, SIZE_T Size, ULONG Tag, ULONG PoolIndex);
 NTMEM_HIDDEN void VfTrackFree(PVOID Block);
+/* Whether Address lies in a registered driver image (bug checks choose 0xD1 over 0x0A by it). */
+NTMEM_HIDDEN BOOLEAN VfIsDriverAddress(const void *Address);
+/* The fail sweep: TRUE when this request is the one chosen to fail for the driver on the stack. */
+NTMEM_HIDDEN BOOLEAN VfSweepFails(void);
+/* The switches or the registered drivers changed: decide whether the pool's fast paths step aside. */
+NTMEM_HIDDEN void VfRecomputeSlowPath(void);
 
 /* ---- IRQL checking (irql_checking.c) ------------------------------------------------------------- */
 

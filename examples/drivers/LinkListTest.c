@@ -1,7 +1,9 @@
-/* LinkListTest.c - seed 001's linked-list sample: pool nodes in a LIST_ENTRY list. */
+/* LinkListTest.c - seed 001's linked-list sample, as a driver: pool nodes in a LIST_ENTRY list. */
 #include <ntddk.h>
 
-#define INITCODE code_seg("INIT")
+/* ntmem port: gcc has no #pragma code_seg, so INITCODE marks each function with its section instead
+ * of opening a section with #pragma INITCODE. */
+#define INITCODE NTMEM_CODE_SEG("INIT")
 
 typedef struct _MYDATASTRUCT
 {
@@ -9,7 +11,7 @@ typedef struct _MYDATASTRUCT
 	LIST_ENTRY ListEntry;
 }MYDATASTRUCT,*PMYDATASTRCUT;
 
-#pragma INITCODE
+INITCODE
 VOID LinkListTest()
 {
 	LIST_ENTRY linkListHead;
@@ -41,9 +43,19 @@ VOID LinkListTest()
 	}
 }
 
-/* ntmem: the driver host arrives in a later issue; until then the sample runs from main. */
-int main(void)
+
+static VOID DriverUnload(PDRIVER_OBJECT pDriverObject)
 {
+	UNREFERENCED_PARAMETER(pDriverObject);
+	KdPrint(("DriverUnload\n"));
+}
+
+/* ntmem: the seed calls the sample from its DriverEntry, as here. */
+INITCODE
+NTSTATUS DriverEntry(IN PDRIVER_OBJECT pDriverObject, IN PUNICODE_STRING pRegistryPath)
+{
+	UNREFERENCED_PARAMETER(pRegistryPath);
+	pDriverObject->DriverUnload = DriverUnload;
 	LinkListTest();
-	return 0;
+	return STATUS_SUCCESS;
 }

@@ -1,7 +1,9 @@
-/* LookasideTest.c - seed 001's lookaside sample: 50 blocks from a paged lookaside list and back. */
+/* LookasideTest.c - seed 001's lookaside sample, as a driver: 50 blocks from a paged lookaside list. */
 #include <ntddk.h>
 
-#define INITCODE code_seg("INIT")
+/* ntmem port: gcc has no #pragma code_seg, so INITCODE marks each function with its section instead
+ * of opening a section with #pragma INITCODE. */
+#define INITCODE NTMEM_CODE_SEG("INIT")
 
 typedef struct _MYDATASTRUCT
 {
@@ -9,7 +11,7 @@ typedef struct _MYDATASTRUCT
 	LIST_ENTRY ListEntry;
 }MYDATASTRUCT,*PMYDATASTRUCT;
 
-#pragma INITCODE
+INITCODE
 VOID LookasideTest()
 {
 	//初始化Lookaside对象
@@ -40,9 +42,19 @@ VOID LookasideTest()
 	ExDeletePagedLookasideList(&pageList);
 }
 
-/* ntmem: the driver host arrives in a later issue; until then the sample runs from main. */
-int main(void)
+
+static VOID DriverUnload(PDRIVER_OBJECT pDriverObject)
 {
+	UNREFERENCED_PARAMETER(pDriverObject);
+	KdPrint(("DriverUnload\n"));
+}
+
+/* ntmem: the seed calls the sample from its DriverEntry, as here. */
+INITCODE
+NTSTATUS DriverEntry(IN PDRIVER_OBJECT pDriverObject, IN PUNICODE_STRING pRegistryPath)
+{
+	UNREFERENCED_PARAMETER(pRegistryPath);
+	pDriverObject->DriverUnload = DriverUnload;
 	LookasideTest();
-	return 0;
+	return STATUS_SUCCESS;
 }

@@ -1,4 +1,4 @@
-/* allocation_snippets.c - seed 000's pool examples (sections 2.1-2.3), run as one program. */
+/* allocation_snippets.c - seed 000's pool examples (sections 2.1-2.3), run from one driver's DriverEntry. */
 #include <ntddk.h>
 
 /* 2.1 allocation and release. 'MyTag' is five characters: gcc keeps the last four (with a warning),
@@ -41,11 +41,18 @@ static void Section23(void)
     }
 }
 
-int main(void)
+static VOID DriverUnload(PDRIVER_OBJECT pDriverObject)
 {
+    UNREFERENCED_PARAMETER(pDriverObject);
+}
+
+NTSTATUS DriverEntry(PDRIVER_OBJECT pDriverObject, PUNICODE_STRING pRegistryPath)
+{
+    UNREFERENCED_PARAMETER(pRegistryPath);
+    pDriverObject->DriverUnload = DriverUnload;
     Section21();
     Section22();
     Section23();
     DbgPrint("allocation_snippets: every block allocated was freed with its tag\n");
-    return 0;
+    return STATUS_SUCCESS;
 }
