@@ -229,6 +229,31 @@ static void free_at_irql(void *arg)
     ExFreePoolWithTag(a->p, TAG);
 }
 
+static void must_succeed_two_pages(void *arg)
+{
+    ntmem_set_verifier_flags(NTMEM_VERIFIER_POOL_TRACKING);
+    ExAllocatePoolWithTag((POOL_TYPE)(uintptr_t)arg, 2 * PAGE_SIZE, TAG);
+}
+
+/* Under the verifier, more than a page of must-succeed pool is 0xC4/0x03 (P2 IRQL, P3 type, P4 bytes),
+ * whether or not it could be met; one page is allowed. */
+START_TEST(must_succeed_over_a_page_under_the_verifier)
+{
+    expect_stop(must_succeed_two_pages, (void *)(uintptr_t)NonPagedPoolMustSucceed, DRIVER_VERIFIER_DETECTED_VIOLATION,
+                0x03, PASSIVE_LEVEL, NonPagedPoolMustSucceed, 2 * PAGE_SIZE);
+    expect_stop(must_succeed_two_pages, (void *)(uintptr_t)NonPagedPoolCacheAlignedMustS,
+                DRIVER_VERIFIER_DETECTED_VIOLATION, 0x03, PASSIVE_LEVEL, NonPagedPoolCacheAlignedMustS, 2 * PAGE_SIZE);
+    ntmem_set_verifier_flags(NTMEM_VERIFIER_POOL_TRACKING);
+    PVOID one = ExAllocatePoolWithTag(NonPagedPoolMustSucceed, PAGE_SIZE, TAG);
+    ck_assert_ptr_nonnull(one);
+    ExFreePoolWithTag(one, TAG);
+    ntmem_set_verifier_flags(0);
+    one = ExAllocatePoolWithTag(NonPagedPoolMustSucceed, 2 * PAGE_SIZE, TAG); /* without it: served */
+    ck_assert_ptr_nonnull(one);
+    ExFreePoolWithTag(one, TAG);
+}
+END_TEST
+
 START_TEST(paged_allocation_above_apc_level)
 {
     static const SIZE_T sizes[] = {24, 600, 3 * PAGE_SIZE};
@@ -630,6 +655,7 @@ static Suite *pool_misuse_suite(void)
 
     t = tcase_create("irql and tag 0");
     tcase_add_test(t, paged_allocation_above_apc_level);
+    tcase_add_test(t, must_succeed_over_a_page_under_the_verifier);
     tcase_add_test(t, nonpaged_allocation_above_dispatch_level);
     tcase_add_test(t, paged_free_above_apc_level);
     tcase_add_test(t, nonpaged_pool_is_usable_at_dispatch_level);

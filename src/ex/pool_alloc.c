@@ -88,6 +88,10 @@ static PVOID ExpAllocate(ULONG type, SIZE_T bytes, ULONG tag, ULONG how, ULONG l
     if (NTMEM_UNLIKELY(bytes == 0) && VfIsEnabled())
         KiBugCheckWithReason(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x00, irql, type, 0,
                              "Driver Verifier: a zero-byte pool allocation (tag '%.4s')", (const char *)&tag);
+    if (NTMEM_UNLIKELY((base & ~4u) == NonPagedPoolMustSucceed) && bytes > PAGE_SIZE && VfIsEnabled())
+        KiBugCheckWithReason(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x03, irql, type, bytes,
+                             "Driver Verifier: a must-succeed request for %zu bytes; one page is the most that "
+                             "may be asked for", (size_t)bytes);
     if (NTMEM_UNLIKELY(VfPoolSlowPath) && (VfLowResourcesFail() || VfSweepFails()))
         goto fail; /* Driver Verifier's low resources simulation, or the fail sweep's chosen request */
     EXP_POOL_THREAD *t = ExpCurrentPoolThread();

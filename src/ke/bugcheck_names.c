@@ -96,6 +96,8 @@ static const KIP_SUBTYPE KipVerifierViolation[] = {
                  "type, P4 size)"},
     {0x02, 0x02, "Driver Verifier: the driver allocated nonpaged pool above DISPATCH_LEVEL (P2 IRQL, "
                  "P3 pool type, P4 size)"},
+    {0x03, 0x03, "Driver Verifier: the driver asked for more than one page of must-succeed pool (P2 IRQL, "
+                 "P3 pool type, P4 bytes)"},
     {0x10, 0x10, "Driver Verifier: the driver freed an address no allocation returned (P2 address)"},
     {0x11, 0x11, "Driver Verifier: the driver freed paged pool above APC_LEVEL (P2 IRQL, P3 pool type, "
                  "P4 address)"},
