@@ -38,6 +38,9 @@ START_TEST(after_the_grace_period_allocations_fail_at_the_rate_and_replay_by_see
     ck_assert_int_gt(failed, (N - 500) * 20 / 100 / 2); /* about 20% of 3500 */
     ck_assert_int_lt(failed, (N - 500) * 20 / 100 * 2);
     ck_assert_uint_eq(after.FaultsInjected - before.FaultsInjected, (ULONG64)failed);
+    /* The verifier's request counters: every request attempted, the ones not failed succeeded. */
+    ck_assert_uint_eq(after.AllocationsAttempted - before.AllocationsAttempted, N);
+    ck_assert_uint_eq(after.AllocationsSucceeded - before.AllocationsSucceeded, (ULONG64)(N - failed));
     failures(20, 42, 500, N, b);
     ck_assert(memcmp(a, b, N) == 0); /* the same seed fails the same allocations */
     failures(20, 43, 500, N, c);

@@ -88,7 +88,9 @@ static void PrintSummary(const char *name, const NTMEM_DRIVER_REPORT *r)
     ntmem_query_verifier_counters(&v);
     ULONG flags = ntmem_get_verifier_flags();
     if (flags != 0 || p->FailuresInjected != 0)
-        printf("    verifier: special pool %llu of %llu allocations, faults injected %llu (low resources) + %llu (sweep)\n",
+        printf("    verifier: %llu pool request(s), %llu succeeded, %llu in special pool (of %llu considered), "
+               "%llu failed on purpose (low resources) + %llu (sweep)\n",
+               (unsigned long long)v.AllocationsAttempted, (unsigned long long)v.AllocationsSucceeded,
                (unsigned long long)v.SpecialPoolAllocations, (unsigned long long)v.SpecialPoolConsidered,
                (unsigned long long)v.FaultsInjected, (unsigned long long)p->FailuresInjected);
     if (r->LockedSections != 0)

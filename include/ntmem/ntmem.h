@@ -206,11 +206,14 @@ NTMEM_API NTSTATUS ntmem_query_driver_pool(PVOID Driver, PNTMEM_DRIVER_POOL_INFO
  * now on, counted from its registration (so DriverEntry's requests count). */
 NTMEM_API VOID ntmem_verifier_fail_driver_allocation(PVOID Driver, ULONG64 Number);
 
+/* Requests are counted while a verifier switch is on or a driver image is registered. */
 typedef struct _NTMEM_VERIFIER_COUNTERS {
+    ULONG64 AllocationsAttempted;
+    ULONG64 AllocationsSucceeded;
     ULONG64 SpecialPoolConsidered;
     ULONG64 SpecialPoolAllocations;
     ULONG64 LowResourcesConsidered;
-    ULONG64 FaultsInjected;
+    ULONG64 FaultsInjected; /* by low resources simulation (the fail sweep's are per driver) */
 } NTMEM_VERIFIER_COUNTERS, *PNTMEM_VERIFIER_COUNTERS;
 NTMEM_API VOID ntmem_query_verifier_counters(PNTMEM_VERIFIER_COUNTERS Counters);
 NTMEM_API VOID ntmem_query_special_pool(PNTMEM_SPECIAL_POOL_INFO Info);

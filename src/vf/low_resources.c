@@ -69,6 +69,7 @@ NTMEM_API VOID ntmem_query_verifier_counters(PNTMEM_VERIFIER_COUNTERS counters)
     counters->LowResourcesConsidered = VfLowSeen;
     counters->FaultsInjected = VfLowInjected;
     pthread_mutex_unlock(&VfLowLock);
+    VfQueryRequestCounts(&counters->AllocationsAttempted, &counters->AllocationsSucceeded);
     counters->SpecialPoolAllocations = special.Allocations;
     counters->SpecialPoolConsidered = special.Considered;
 }

@@ -51,7 +51,20 @@ static pthread_mutex_t VfTrackLock = PTHREAD_MUTEX_INITIALIZER;
  * pool tracking is on (the driver host's summary needs them); read by VfRecomputeSlowPath. */
 NTMEM_HIDDEN volatile ULONG VfRegisteredDrivers;
 static volatile ULONG VfSweepArmed;
-static ULONG64 VfPendingFailAt; /* the fail sweep's k for drivers registered from now on */
+static ULONG64 VfPendingFailAt;
+/* Requests and successes seen while the pool's slow path is on (verifier switches or drivers). */
+static ULONG64 VfRequests, VfSucceeded;
+
+void VfCountRequest(void)
+{
+    __atomic_add_fetch(&VfRequests, 1, __ATOMIC_RELAXED);
+}
+
+void VfQueryRequestCounts(ULONG64 *requests, ULONG64 *succeeded)
+{
+    *requests = __atomic_load_n(&VfRequests, __ATOMIC_RELAXED);
+    *succeeded = __atomic_load_n(&VfSucceeded, __ATOMIC_RELAXED);
+} /* the fail sweep's k for drivers registered from now on */
 static VF_DRIVER VfDrivers[VF_MAX_DRIVERS];
 static VF_TRACKED *VfBuckets[VF_BUCKETS];
 
@@ -123,6 +136,8 @@ static NTMEM_DRIVER_TAG_USAGE *VfTagUsage(VF_DRIVER *d, ULONG tag, ULONG paged)
 
 void VfTrackAllocation(PVOID block, SIZE_T size, ULONG tag, ULONG pool_index)
 {
+    if (block != NULL)
+        __atomic_add_fetch(&VfSucceeded, 1, __ATOMIC_RELAXED);
     if (block == NULL || (!(__atomic_load_n(&VfFlags, __ATOMIC_RELAXED) & NTMEM_VERIFIER_POOL_TRACKING) &&
                           __atomic_load_n(&VfRegisteredDrivers, __ATOMIC_RELAXED) == 0))
         return;

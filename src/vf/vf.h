@@ -38,6 +38,9 @@ NTMEM_HIDDEN void VfSpecialPoolFault(const void *Address, ULONG_PTR How, PVOID I
 
 /* ---- pool tracking (pool_tracking.c) ---------------------------------------------------------------- */
 
+/* A pool request seen by the verifier's slow path (its "allocations attempted"). */
+NTMEM_HIDDEN void VfCountRequest(void);
+NTMEM_HIDDEN void VfQueryRequestCounts(ULONG64 *Requests, ULONG64 *Succeeded);
 /* Registered driver images (ntmem_verifier_register_driver): while there are any, pool is attributed. */
 extern NTMEM_HIDDEN volatile ULONG VfRegisteredDrivers;
 /* Records an allocation for the driver on its call stack, if any (PoolIndex 0 nonpaged, 1 paged). */
