@@ -51,15 +51,27 @@ NTMEM_API PVOID ntmem_verifier_register_driver(PCSTR name, PVOID image, SIZE_T s
         if (VfDrivers[i].Loaded)
             continue;
         VF_DRIVER *d = &VfDrivers[i];
-        memset(d, 0, sizeof *d);
+        d->Outstanding = 0; /* no memset: VfIsDriverAddress may be reading Loaded */
         snprintf(d->Name, sizeof d->Name, "%s", name != NULL ? name : "driver");
-        d->Start = (ULONG_PTR)image;
-        d->End = (ULONG_PTR)image + size;
-        d->Loaded = TRUE;
+        /* Atomic stores: VfIsDriverAddress reads these from the fault path, without the lock. */
+        __atomic_store_n(&d->Start, (ULONG_PTR)image, __ATOMIC_RELAXED);
+        __atomic_store_n(&d->End, (ULONG_PTR)image + size, __ATOMIC_RELAXED);
+        __atomic_store_n(&d->Loaded, TRUE, __ATOMIC_RELEASE);
         handle = d;
     }
     pthread_mutex_unlock(&VfTrackLock);
     return handle;
+}
+
+BOOLEAN VfIsDriverAddress(const void *address)
+{
+    /* No lock: the caller may be a fault handler that interrupted a thread holding it. */
+    for (ULONG i = 0; i < VF_MAX_DRIVERS; i++)
+        if (__atomic_load_n(&VfDrivers[i].Loaded, __ATOMIC_ACQUIRE) &&
+            (ULONG_PTR)address >= __atomic_load_n(&VfDrivers[i].Start, __ATOMIC_RELAXED) &&
+            (ULONG_PTR)address < __atomic_load_n(&VfDrivers[i].End, __ATOMIC_RELAXED))
+            return TRUE;
+    return FALSE;
 }
 
 /* The registered driver whose image holds one of the stack's return addresses (the allocation is
@@ -183,6 +195,6 @@ NTMEM_API VOID ntmem_verifier_unload_driver(PVOID handle)
                              "driver %s unloaded with %llu pool allocation(s) not freed (listed above)", d->Name,
                              (unsigned long long)outstanding);
     }
-    d->Loaded = FALSE;
+    __atomic_store_n(&d->Loaded, FALSE, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&VfTrackLock);
 }

@@ -36,14 +36,22 @@ NTMEM_HIDDEN void VfSpecialPoolFault(const void *Address, ULONG_PTR How, PVOID I
 /* ---- pool tracking (pool_tracking.c) ---------------------------------------------------------------- */
 
 NTMEM_HIDDEN void VfTrackAllocation(PVOID Block, SIZE_T Size, ULONG Tag);
+/* True when Address lies in a registered driver image (read without the lock: the fault path). */
+NTMEM_HIDDEN BOOLEAN VfIsDriverAddress(const void *Address);
 NTMEM_HIDDEN void VfTrackFree(PVOID Block);
 
 /* ---- IRQL checking (irql_checking.c) ------------------------------------------------------------- */
 
-/* A thread went from below DISPATCH_LEVEL to DISPATCH_LEVEL or above. */
+static inline BOOLEAN VfIrqlCheckingOn(void)
+{
+    return (__atomic_load_n(&VfFlags, __ATOMIC_RELAXED) & NTMEM_VERIFIER_IRQL_CHECKING) != 0;
+}
+/* A thread went from below DISPATCH_LEVEL to DISPATCH_LEVEL or above: all unlocked pageable memory
+ * becomes inaccessible (the pager brings each page back on its first touch below DISPATCH_LEVEL). */
 NTMEM_HIDDEN void VfIrqlRaisedToDispatch(void);
-/* A fault on paged pool that IRQL checking made inaccessible: STOP 0xD1 at DISPATCH_LEVEL or above,
- * else access comes back for the page and TRUE says to resume. FALSE for every other fault. */
-NTMEM_HIDDEN BOOLEAN VfPageableFault(const void *Address, ULONG_PTR How, PVOID Ip);
+/* Pageable memory (Name says which) touched at DISPATCH_LEVEL or above while IRQL checking is on:
+ * STOP 0xD1, whoever touched it and whether or not the page was resident. */
+NTMEM_HIDDEN DECLSPEC_NORETURN void VfPageableTouchedAtDispatch(const void *Address, ULONG_PTR How, PVOID Ip,
+                                                                KIRQL Irql, PCSTR Name);
 
 #endif /* NTMEM_VF_H */
