@@ -50,9 +50,12 @@ static void MiForkChild(void)
     pthread_mutex_lock(&MiPager.Lock);
     for (ULONG i = 0; i < MiPager.RangeLimit && MiPager.Counters.PagedOutPages != 0; i++) {
         MI_PAGEABLE_RANGE *r = &MiPager.Ranges[i];
-        for (SIZE_T p = 0; r->InUse && p < r->Pages; p++)
-            if (r->Ptes[p].State == MiPtePagedOut)
+        for (SIZE_T p = 0; r->InUse && p < r->Pages; p++) {
+            if (r->Groups != NULL && (p & 63) == 0 && r->Groups[p / 64] == 0)
+                p += 63; /* nothing committed in this group */
+            else if (r->Ptes[p].State == MiPtePagedOut)
                 MiPageInLocked(r, p);
+        }
     }
     MiPageFileAfterFork();
     MiWorkingSetAfterFork();
@@ -65,7 +68,8 @@ static void MiInitializePagerOnce(void)
     const MI_REGION *pool = &MiSystemSpace.Regions[MiPagedPoolRegion];
     MI_PAGEABLE_RANGE *r = &MiPager.Ranges[MI_PAGED_POOL_RANGE];
     /* One PTE per page of the reservation; untouched pages of the array cost nothing. */
-    SIZE_T bytes = ALIGN_UP_BY(pool->Pages * sizeof(MI_PAGER_PTE), PAGE_SIZE);
+    SIZE_T groups = ALIGN_UP_BY((pool->Pages + 63) / 64, PAGE_SIZE);
+    SIZE_T bytes = ALIGN_UP_BY(pool->Pages * sizeof(MI_PAGER_PTE), PAGE_SIZE) + groups;
     void *ptes;
     if (OsReserve(NULL, bytes, &ptes) != 0 || OsCommit(ptes, bytes) != 0) {
         OsWriteStderr("ntmem: cannot map the pager's PTEs\n", 35);
@@ -75,6 +79,7 @@ static void MiInitializePagerOnce(void)
     r->Base = pool->Base;
     r->Pages = pool->Pages;
     r->PagedPool = TRUE;
+    r->Groups = (UCHAR *)ptes + bytes - groups;
     strcpy(r->Name, "paged pool");
     __atomic_store_n(&r->Ptes, (MI_PAGER_PTE *)ptes, __ATOMIC_RELEASE);
     r->InUse = TRUE;
@@ -276,8 +281,10 @@ void MiPagerPagesCommitted(MI_REGION_ID region, PVOID base, SIZE_T pages)
     MI_PAGEABLE_RANGE *r = &MiPager.Ranges[MI_PAGED_POOL_RANGE];
     SIZE_T first = (SIZE_T)((PUCHAR)base - r->Base) >> PAGE_SHIFT;
     pthread_mutex_lock(&MiPager.Lock);
-    for (SIZE_T i = first; i < first + pages; i++)
+    for (SIZE_T i = first; i < first + pages; i++) {
         r->Ptes[i] = (MI_PAGER_PTE){.State = MiPteResident, .Protect = PROT_READ | PROT_WRITE};
+        r->Groups[i / 64]++;
+    }
     MiCountResident(r, (LONG)pages);
     MiWorkingSetGrew();
     pthread_mutex_unlock(&MiPager.Lock);
@@ -311,6 +318,8 @@ void MiPagerPagesReleased(MI_REGION_ID region, PVOID base, SIZE_T pages)
                 MiPager.Counters.TransitionPages--;
             MiCountResident(r, -1);
         }
+        if (pte->State != MiPteUnused)
+            r->Groups[i / 64]--;
         *pte = (MI_PAGER_PTE){0};
     }
     pthread_mutex_unlock(&MiPager.Lock);

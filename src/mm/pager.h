@@ -66,6 +66,7 @@ typedef struct _MI_PAGEABLE_RANGE {
     SIZE_T Pages;
     MI_PAGER_PTE *Ptes;
     SIZE_T LockedPages; /* pages with a lock count */
+    UCHAR *Groups;      /* paged pool: pageable pages in each group of 64, so the clock skips empty ones */
     BOOLEAN InUse;
     BOOLEAN PagedPool;
     char Name[32];

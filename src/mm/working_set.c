@@ -25,13 +25,10 @@ static inline BOOLEAN MiOverLimit(ULONG64 target)
     return MiPager.Counters.ResidentPageablePages > target;
 }
 
-/* The pages worth looking at, for the clock hand: none in a paged pool word with no committed page. */
+/* The pages worth looking at, for the clock hand: none in a group of 64 pool pages with no commit. */
 static BOOLEAN MiSkipUncommitted(const MI_PAGEABLE_RANGE *r, SIZE_T page)
 {
-    if (!r->PagedPool || (page & 63) != 0)
-        return FALSE;
-    const MI_REGION *pool = &MiSystemSpace.Regions[MiPagedPoolRegion];
-    return __atomic_load_n(&pool->Bitmap[page / 64], __ATOMIC_RELAXED) == 0;
+    return r->Groups != NULL && (page & 63) == 0 && r->Groups[page / 64] == 0;
 }
 
 /*
