@@ -3,7 +3,7 @@
 set -u
 build=${1:-build}
 status=0
-for name in allocation_snippets LinkListTest LookasideTest RtTest DisplayItsProcessName ProbeTest CommitOnDemand PrivateHeaps; do
+for name in allocation_snippets LinkListTest LookasideTest RtTest DisplayItsProcessName ProbeTest CommitOnDemand PrivateHeaps PagingDemo; do
   exe="$build/$name"
   echo "=== $name"
   if [ ! -x "$exe" ]; then echo "missing $exe (build first)"; status=1; continue; fi
