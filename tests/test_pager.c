@@ -382,6 +382,32 @@ START_TEST(page_file_from_the_environment)
 }
 END_TEST
 
+/* The page file loses its contents under a paged-out page: the read back fails. */
+static void page_in_from_a_truncated_page_file(void *arg)
+{
+    (void)arg;
+    ntmem_set_pagefile(pagefile_path, 1 << 20);
+    ntmem_page_out_all();
+    if (truncate(pagefile_path, 0) != 0)
+        _exit(8);
+    (void)victim[0];
+}
+
+START_TEST(unreadable_page_file_is_stop_7a)
+{
+    snprintf(pagefile_path, sizeof pagefile_path, "/tmp/ntmem-test-truncated-%d", (int)getpid());
+    victim = ExAllocatePoolWithTag(PagedPool, PAGE_SIZE, TAG);
+    victim[0] = 1;
+    static death_result r;
+    death_run(page_in_from_a_truncated_page_file, NULL, &r);
+    ck_assert_msg(r.parsed && r.code == KERNEL_DATA_INPAGE_ERROR, "%s", r.output);
+    ck_assert_uint_eq(r.p[1], (ULONG)STATUS_IN_PAGE_ERROR);
+    ck_assert_uint_eq(r.p[3], (ULONG_PTR)victim);
+    ck_assert(r.aborted);
+    ck_assert_int_ne(access(pagefile_path, F_OK), 0);
+}
+END_TEST
+
 START_TEST(full_page_file_leaves_pages_resident)
 {
     char path[256];
@@ -498,6 +524,7 @@ int main(int argc, char **argv)
     tcase_add_test(t, locked_pages_are_not_paged_and_stay_usable_at_dispatch);
     tcase_add_test(t, page_file_at_the_configured_path_and_size_removed_at_exit);
     tcase_add_test(t, page_file_from_the_environment);
+    tcase_add_test(t, unreadable_page_file_is_stop_7a);
     tcase_add_test(t, full_page_file_leaves_pages_resident);
     tcase_add_test(t, balance_set_thread_keeps_the_working_set_limit);
     tcase_add_test(t, trim_target_and_soft_faults);

@@ -242,12 +242,13 @@ BOOLEAN MiPageableFault(const void *address, ULONG_PTR how, PVOID ip)
     case MiPtePagedOut: {
         int rc = MiPageInLocked(r, page);
         if (rc != 0) {
-            ULONG slot = pte->Slot;
+            /* As Windows reports it: P1 the PTE, P2 the status, P3 the PTE's contents, P4 the address. */
+            ULONG64 contents;
+            memcpy(&contents, pte, sizeof contents);
             pthread_mutex_unlock(&MiPager.Lock);
             KiBugCheckWithReason(KERNEL_DATA_INPAGE_ERROR, (ULONG_PTR)pte, (ULONG_PTR)(ULONG)STATUS_IN_PAGE_ERROR,
-                                 slot, (ULONG_PTR)address,
-                                 "page %p could not be read back from page-file slot %u (errno %d)",
-                                 (void *)va, slot - 1, rc);
+                                 (ULONG_PTR)contents, (ULONG_PTR)address,
+                                 "page %p could not be read back from the page file (errno %d)", (void *)va, rc);
         }
         break;
     }
