@@ -1,16 +1,21 @@
-/* test_stress_pager.c - threads write and verify their own paged pool while it is paged out under
- * them, continually: by explicit trims, by the balance set thread, and through IRQL raises. */
+/* test_stress_pager.c - threads write and verify their own paged pool and pageable ranges while
+ * they are paged out under them, continually: by explicit trims, by the balance set thread, and by
+ * IRQL checking hiding everything on another thread's raises to DISPATCH_LEVEL. */
 #include <check.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <string.h>
 #include <ntddk.h>
 #include <ntmem.h>
 
+#include "mm/pager.h"
+
 #define TAG 'tSgP'
 #define WORKERS 4
 #define BLOCKS 24
 #define ROUNDS 400
+#define RANGE_PAGES 8
 
 static volatile int stop_trimming;
 
@@ -31,7 +36,19 @@ static void *worker(void *arg)
     long bad = 0;
     for (ULONG b = 0; b < BLOCKS; b++)
         blocks[b] = ExAllocatePoolWithTag(PagedPool, block_size(b), TAG);
+    /* And a pageable range of its own, as a driver image's data section would be. */
+    PUCHAR range = mmap(NULL, RANGE_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    PVOID handle = MiRegisterPageableRange(range, RANGE_PAGES * PAGE_SIZE, "stress range");
+    if (handle == NULL)
+        return (void *)1000L;
     for (ULONG round = 0; round < ROUNDS; round++) {
+        for (SIZE_T i = 0; i < RANGE_PAGES * PAGE_SIZE; i += 97) {
+            if (round > 0)
+                bad += range[i] != value(w, 99, round - 1, i);
+            range[i] = value(w, 99, round, i);
+        }
+        if (round % 9 == 0)
+            MiPageOutRange(range, RANGE_PAGES * PAGE_SIZE);
         for (ULONG b = 0; b < BLOCKS; b++) {
             if (blocks[b] == NULL)
                 continue;
@@ -62,6 +79,8 @@ static void *worker(void *arg)
     for (ULONG b = 0; b < BLOCKS; b++)
         if (blocks[b] != NULL)
             ExFreePoolWithTag(blocks[b], TAG);
+    MiUnregisterPageableRange(handle);
+    munmap(range, RANGE_PAGES * PAGE_SIZE);
     return (void *)bad;
 }
 
@@ -74,6 +93,10 @@ static void *trimmer(void *arg)
             ntmem_page_out_all();
         else
             ntmem_trim_working_set(16 * PAGE_SIZE);
+        /* IRQL checking hides all pageable memory on every raise; the workers get it back lazily. */
+        KIRQL old;
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        KeLowerIrql(old);
     }
     return NULL;
 }
@@ -81,6 +104,7 @@ static void *trimmer(void *arg)
 START_TEST(paged_pool_stays_intact_while_paged_out_under_the_threads)
 {
     ntmem_set_paged_pool_working_set(32 * PAGE_SIZE); /* the balance set thread trims too */
+    ntmem_set_verifier_flags(NTMEM_VERIFIER_IRQL_CHECKING);
     pthread_t workers[WORKERS], trim;
     pthread_create(&trim, NULL, trimmer, NULL);
     for (ULONG w = 0; w < WORKERS; w++)
