@@ -408,6 +408,37 @@ START_TEST(unreadable_page_file_is_stop_7a)
 }
 END_TEST
 
+static PUCHAR fork_block;
+
+static void child_of_a_paged_out_parent(void *arg)
+{
+    (void)arg;
+    for (SIZE_T i = 0; i < 8 * PAGE_SIZE; i++)
+        if (fork_block[i] != pattern(5, i))
+            _exit(9);
+    memset(fork_block, 0xCC, 8 * PAGE_SIZE); /* its own copy, paged through its own file */
+    if (ntmem_page_out_all() < 8 || fork_block[PAGE_SIZE] != 0xCC)
+        _exit(10);
+    exit(0);
+}
+
+START_TEST(fork_with_pages_out_gives_the_child_its_data)
+{
+    fork_block = ExAllocatePoolWithTag(PagedPool, 8 * PAGE_SIZE, TAG);
+    for (SIZE_T i = 0; i < 8 * PAGE_SIZE; i++)
+        fork_block[i] = pattern(5, i);
+    ntmem_page_out_all();
+    ck_assert_uint_ge(counters().PagedOutPages, 8);
+    static death_result r;
+    death_run(child_of_a_paged_out_parent, NULL, &r);
+    ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status 0x%x\n%s", r.status, r.output);
+    ck_assert_uint_ge(counters().PagedOutPages, 8); /* the parent's pages are still out, and intact */
+    for (SIZE_T i = 0; i < 8 * PAGE_SIZE; i++)
+        ck_assert_int_eq(fork_block[i], pattern(5, i));
+    ExFreePoolWithTag(fork_block, TAG);
+}
+END_TEST
+
 START_TEST(full_page_file_leaves_pages_resident)
 {
     char path[256];
@@ -525,6 +556,7 @@ int main(int argc, char **argv)
     tcase_add_test(t, page_file_at_the_configured_path_and_size_removed_at_exit);
     tcase_add_test(t, page_file_from_the_environment);
     tcase_add_test(t, unreadable_page_file_is_stop_7a);
+    tcase_add_test(t, fork_with_pages_out_gives_the_child_its_data);
     tcase_add_test(t, full_page_file_leaves_pages_resident);
     tcase_add_test(t, balance_set_thread_keeps_the_working_set_limit);
     tcase_add_test(t, trim_target_and_soft_faults);

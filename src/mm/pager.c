@@ -32,22 +32,31 @@ static inline void MiCountResident(MI_PAGEABLE_RANGE *r, LONG delta)
 
 /* ---- fork: the child gets its pages back and a page file of its own ---------------------------- */
 
+/* The inherited page file is the parent's, whose slots the parent goes on reusing; so the child reads
+ * everything it has paged out back at once, and the parent, still holding the pager lock, waits for
+ * it to finish (a pipe) before it may free or reuse a slot. Only forks with pages out pay for this. */
+static int MiForkPipe[2] = {-1, -1};
+
 static void MiForkPrepare(void)
 {
     pthread_mutex_lock(&MiPager.Lock);
+    if (MiPager.Counters.PagedOutPages != 0 && OsPipe(MiForkPipe) != 0)
+        MiForkPipe[0] = MiForkPipe[1] = -1;
 }
 
 static void MiForkParent(void)
 {
+    if (MiForkPipe[0] >= 0) {
+        OsCloseFile(MiForkPipe[1]);
+        OsPipeWait(MiForkPipe[0]);
+        OsCloseFile(MiForkPipe[0]);
+        MiForkPipe[0] = MiForkPipe[1] = -1;
+    }
     pthread_mutex_unlock(&MiPager.Lock);
 }
 
-/* The inherited page file is the parent's, whose slots it goes on reusing: read everything back now
- * (the parent is normally idle in fork's aftermath), then forget the file. */
 static void MiForkChild(void)
 {
-    pthread_mutex_unlock(&MiPager.Lock);
-    pthread_mutex_lock(&MiPager.Lock);
     for (ULONG i = 0; i < MiPager.RangeLimit && MiPager.Counters.PagedOutPages != 0; i++) {
         MI_PAGEABLE_RANGE *r = &MiPager.Ranges[i];
         for (SIZE_T p = 0; r->InUse && p < r->Pages; p++) {
@@ -59,7 +68,13 @@ static void MiForkChild(void)
     }
     MiPageFileAfterFork();
     MiWorkingSetAfterFork();
-    pthread_mutex_unlock(&MiPager.Lock);
+    if (MiForkPipe[1] >= 0) {
+        OsCloseFile(MiForkPipe[0]);
+        OsPipeSignal(MiForkPipe[1]);
+        OsCloseFile(MiForkPipe[1]);
+        MiForkPipe[0] = MiForkPipe[1] = -1;
+    }
+    pthread_mutex_unlock(&MiPager.Lock); /* taken by MiForkPrepare in the parent */
 }
 
 static void MiInitializePagerOnce(void)

@@ -51,6 +51,11 @@ int OsDeleteFile(const char *path);
 /* Whole transfers (short ones retried) that the sanitizers do not intercept. */
 int OsReadAt(int fd, void *buf, size_t size, uint64_t offset);
 int OsWriteAt(int fd, const void *buf, size_t size, uint64_t offset);
+/* A one-shot handshake between processes: a pipe, one byte written, waited for (or its writer's
+ * exit). */
+int OsPipe(int fds[2]);
+int OsPipeSignal(int fd);
+int OsPipeWait(int fd);
 /* Drops the pages' contents (MADV_DONTNEED); protection is unchanged. */
 int OsDiscard(void *address, size_t size);
 /* Makes Target hold Contents with protection Prot, without a moment where it is accessible and

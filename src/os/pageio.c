@@ -64,6 +64,29 @@ int OsWriteAt(int fd, const void *buf, size_t size, uint64_t offset)
     return OsTransfer(SYS_pwrite64, fd, (void *)buf, size, offset);
 }
 
+int OsPipe(int fds[2])
+{
+    return pipe2(fds, O_CLOEXEC) == 0 ? 0 : errno;
+}
+
+int OsPipeSignal(int fd)
+{
+    char byte = 0;
+    ssize_t n;
+    while ((n = write(fd, &byte, 1)) < 0 && errno == EINTR)
+        ;
+    return n == 1 ? 0 : errno;
+}
+
+int OsPipeWait(int fd)
+{
+    char byte;
+    ssize_t n;
+    while ((n = read(fd, &byte, 1)) < 0 && errno == EINTR)
+        ;
+    return n >= 0 ? 0 : errno; /* a byte, or the other end closed (its process is gone) */
+}
+
 int OsDiscard(void *address, size_t size)
 {
     return madvise(address, size, MADV_DONTNEED) == 0 ? 0 : errno;
