@@ -121,6 +121,15 @@ START_TEST(touch_at_passive_and_apc_level_pages_in)
     KeLowerIrql(old);
     ck_assert_int_eq(p[PAGE_SIZE + 1], 0x11);
     ck_assert_int_eq(p[PAGE_SIZE + 2], 0x5A);
+    /* Faults inside library routines (and the sanitizers' interceptors of them) are resolved too. */
+    static UCHAR copy[2 * PAGE_SIZE];
+    ntmem_page_out_all();
+    memcpy(copy, p, sizeof copy);
+    ck_assert_int_eq(copy[PAGE_SIZE + 1], 0x11);
+    ck_assert_int_eq(copy[3], 0x5A);
+    ntmem_page_out_all();
+    memset(p, 0x77, 2 * PAGE_SIZE);
+    ck_assert_int_eq(p[2 * PAGE_SIZE - 1], 0x77);
     /* Trimmed to transition only: the touch is a soft fault and no I/O. */
     NTMEM_PAGER_COUNTERS c = counters();
     ExFreePoolWithTag(p, TAG);
