@@ -51,6 +51,7 @@ for ((r = 0; r < rounds; r++)); do
   [ -x "$build/bench/bench_slist" ] && run "$build/bench/bench_slist" -r 1
   [ -x "$build/bench/bench_lookaside" ] && run "$build/bench/bench_lookaside" -r 1 lapairs lathreads
   [ -x "$build/bench/bench_seh" ] && run "$build/bench/bench_seh" -r 1
+  [ -x "$build/bench/bench_pager" ] && run "$build/bench/bench_pager" -r 1
   [ -x "$build/bench/bench_virtual" ] && run "$build/bench/bench_virtual" -r 1
   # One process per heap workload, so a crash in one (a heap corruption report) costs only its row.
   if [ -x "$build/bench/bench_heap" ]; then
@@ -60,7 +61,7 @@ done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Medians over the rounds, one line per measurement: "<workload> <allocator> <median> <unit>".
-medians=$(grep -hE '^(pairs|threads1|threads2|cross|churn|slack|header|slist_pair|slist_cas|lapairs|lathreads1|lathreads2|seh_try|seh_av|seh_vectored|vm_alloc|vm_query|vm_guard|heap_pairs|heap_larson|heap_frag|heap_compact) ' "$raw" |
+medians=$(grep -hE '^(pairs|threads1|threads2|cross|churn|slack|header|slist_pair|slist_cas|lapairs|lathreads1|lathreads2|seh_try|seh_av|seh_vectored|pager_pagein|vm_alloc|vm_query|vm_guard|heap_pairs|heap_larson|heap_frag|heap_compact) ' "$raw" |
   awk '{ print $1, $2, $3, $4 }' | sort -k1,1 -k2,2 -k3,3g |
   awk '{ k = $1 " " $2; if (!(k in n)) order[++m] = k; n[k]++; v[k, n[k]] = $3; u[k] = $4 }
        END { for (i = 1; i <= m; i++) { k = order[i]; c = n[k]
@@ -146,6 +147,9 @@ target() {
   seh_vectored)
     local c=${M["seh_vectored control"]:-}
     [ -n "$c" ] && printf 'bare SIGSEGV+mprotect+return %s ns, ratio %s, target <= 2: %s' "$c" "$(calc "$n / $c")" "$(verdict "$n <= 2 * $c")" ;;
+  pager_pagein)
+    local c=${M["pager_pagein control"]:-}
+    [ -n "$c" ] && printf 'bare SIGSEGV+mprotect+pread %s ns, ratio %s, target <= 3: %s' "$c" "$(calc "$n / $c")" "$(verdict "$n <= 3 * $c")" ;;
   vm_alloc)
     local c=${M["vm_alloc control"]:-}
     [ -n "$c" ] && printf 'bare mmap+munmap %s ns, ratio %s, target <= 1.5: %s' "$c" "$(calc "$n / $c")" "$(verdict "$n <= 1.5 * $c")" ;;
@@ -181,6 +185,7 @@ rows=(
   "seh_try|SEH: enter+leave __try/__except, no exception: ns (lower is better)"
   "seh_av|SEH: NULL write caught by __except: ns (lower is better)"
   "seh_vectored|SEH: fault, vectored handler mprotects and continues: ns (lower is better)"
+  "pager_pagein|pager: read of a paged-out paged-pool page, fault + page-in + resume: ns (lower is better)"
   "vm_alloc|VirtualAlloc 64 KB reserve+commit, then release: ns (lower is better)"
   "vm_query|VirtualQuery among 100,000 regions: ns (lower is better)"
   "vm_guard|guard page: VirtualProtect(PAGE_GUARD), fault, vectored continue: ns (lower is better)"

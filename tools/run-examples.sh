@@ -6,7 +6,7 @@ build=${1:-build}
 status=0
 echo "=== ntmem-run (bundled sample drivers)"
 "$build/ntmem-run" || status=1
-for name in ProbeTest CommitOnDemand PrivateHeaps; do
+for name in ProbeTest CommitOnDemand PrivateHeaps PagingDemo; do
   exe="$build/$name"
   echo "=== $name"
   if [ ! -x "$exe" ]; then echo "missing $exe (build first)"; status=1; continue; fi

@@ -13,6 +13,8 @@ NTMEM_BEGIN_DECLS
  * Environment variables read once, at initialisation:
  *   NTMEM_NONPAGED_POOL_MAX, NTMEM_PAGED_POOL_MAX   pool maxima in bytes (suffix K, M or G allowed)
  *   NTMEM_POOL_REPORT=1                              print the poolmon-style table at process exit
+ *   NTMEM_PAGEFILE=path, NTMEM_PAGEFILE_SIZE=bytes    the page file (default $TMPDIR/ntmem-pagefile-<pid>, 256M)
+ *   NTMEM_PAGED_POOL_WS=bytes                        resident pageable memory the balance set keeps to
  */
 
 /* ---- bug checks ------------------------------------------------------------------------------- */
@@ -218,6 +220,45 @@ typedef struct _NTMEM_VERIFIER_COUNTERS {
 NTMEM_API VOID ntmem_query_verifier_counters(PNTMEM_VERIFIER_COUNTERS Counters);
 NTMEM_API VOID ntmem_query_special_pool(PNTMEM_SPECIAL_POOL_INFO Info);
 NTMEM_API ULONG ntmem_get_verifier_flags(VOID);
+
+/* ---- the pager: paged pool that really pages --------------------------------------------------- */
+/*
+ * Paged pool pages that are not locked can be written to a page file and their memory released; the
+ * next touch at or below APC_LEVEL reads them back, one at or above DISPATCH_LEVEL is STOP 0x0A
+ * (0xD1 from a registered driver image). Nonpaged pool is never paged (and is mlocked where the host
+ * allows). The page file is created on the first page-out and deleted at exit.
+ */
+/* Where the page file goes and how big it is (NULL / 0 keep the current choice). Only before the
+ * file exists: STATUS_ALREADY_COMMITTED afterwards. */
+NTMEM_API NTSTATUS ntmem_set_pagefile(PCSTR Path, SIZE_T Bytes);
+/* The working-set limit: resident pageable memory (paged pool and registered pageable ranges) the
+ * balance set thread trims down to, least recently used first. (SIZE_T)-1, the default, is
+ * unlimited. Returns the previous limit. */
+NTMEM_API SIZE_T ntmem_set_paged_pool_working_set(SIZE_T Bytes);
+/* Pages out, now and synchronously, until at most TargetBytes of pageable memory are resident;
+ * returns the pages written. ntmem_page_out_all writes every unlocked pageable page. */
+NTMEM_API SIZE_T ntmem_trim_working_set(SIZE_T TargetBytes);
+NTMEM_API SIZE_T ntmem_page_out_all(VOID);
+
+typedef struct _NTMEM_PAGER_COUNTERS {
+    ULONG64 ResidentPagedPoolPages; /* paged pool pages in memory (valid or in transition) */
+    ULONG64 ResidentPageablePages;  /* the same for all pageable memory: what the limit applies to */
+    ULONG64 TransitionPages;        /* trimmed but still in memory: a touch is a soft fault */
+    ULONG64 PagedOutPages;          /* in the page file now */
+    ULONG64 PageOuts;               /* pages written to the page file */
+    ULONG64 PageIns;                /* hard faults: pages read back */
+    ULONG64 SoftFaults;             /* transition pages touched again */
+    ULONG64 PageFileSlots;          /* the page file's size in pages */
+    ULONG64 PageFileSlotsInUse;
+    ULONG64 PageFileSlotsPeak;
+    ULONG64 PageFileFull;           /* page-outs refused for want of a slot (the pages stayed resident) */
+    ULONG64 FailedWrites;           /* page-outs that failed (I/O error, file could not be created) */
+    ULONG64 WorkingSetLimitPages;   /* (ULONG64)-1 when unlimited */
+    ULONG64 BalancePasses;          /* passes of the balance set thread that found the limit exceeded */
+    ULONG64 NonPagedLockedPages;    /* nonpaged pool pages the host locked in memory */
+    ULONG64 NonPagedLockFailures;   /* commits the host refused to lock (RLIMIT_MEMLOCK): resident anyway */
+} NTMEM_PAGER_COUNTERS, *PNTMEM_PAGER_COUNTERS;
+NTMEM_API VOID ntmem_query_pager_counters(PNTMEM_PAGER_COUNTERS Counters);
 
 /* ---- the driver host (ntmem-run's engine) ----------------------------------------------------------
  * A driver is a shared object built against these headers that exports DriverEntry. Loading it makes

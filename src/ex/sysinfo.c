@@ -216,6 +216,17 @@ NTMEM_API VOID ntmem_print_pool_report(int fd)
             }
         }
     }
+    /* The pager's line, once paging has happened (programs that never page see no change). */
+    NTMEM_PAGER_COUNTERS pager;
+    ntmem_query_pager_counters(&pager);
+    if (pager.PageOuts != 0)
+        fprintf(out, "Paging: %llu page-outs, %llu page-ins, %llu soft faults; %llu pages paged out now, page file "
+                     "%llu of %llu slots used (peak %llu), %llu full, %llu failed writes\n",
+                (unsigned long long)pager.PageOuts, (unsigned long long)pager.PageIns,
+                (unsigned long long)pager.SoftFaults, (unsigned long long)pager.PagedOutPages,
+                (unsigned long long)pager.PageFileSlotsInUse, (unsigned long long)pager.PageFileSlots,
+                (unsigned long long)pager.PageFileSlotsPeak, (unsigned long long)pager.PageFileFull,
+                (unsigned long long)pager.FailedWrites);
     fclose(out);
     free(tags);
 }

@@ -33,10 +33,12 @@ typedef struct _MI_PFN {
     ULONG Tag;            /* big allocation's tag */
     SIZE_T Pages;         /* big allocation's page count (start page) */
     PEPROCESS ProcessBilled;
-    SIZE_T Reserved;
+    ULONG PagerFlags;     /* MI_PFN_MLOCKED; the pager's own, so pool code never writes it */
+    ULONG Spare;
 } MI_PFN;
 #define MI_PFN_QUOTA 0x0001
 #define MI_PFN_HAS_OBJECT 0x0002 /* a registered object (lookaside list) lives in this allocation */
+#define MI_PFN_MLOCKED 0x0001    /* PagerFlags: a nonpaged page the host agreed to lock in memory */
 
 typedef struct _MI_REGION {
     PUCHAR Base;

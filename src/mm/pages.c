@@ -1,5 +1,6 @@
 /* pages.c - the system range's page allocator: first-fit over a bitmap, commit on allocation. */
 #include "mm/mm.h"
+#include "mm/pager.h"
 #include "os/os.h"
 #include "ex/track.h"
 
@@ -64,6 +65,8 @@ PVOID MiAllocatePages(MI_REGION_ID id, SIZE_T pages, ULONG limit_percent)
         }
     }
     pthread_mutex_unlock(&r->Lock);
+    if (va != NULL)
+        MiPagerPagesCommitted(id, va, pages); /* paged: trimmable from now on; nonpaged: locked */
     return va;
 }
 
@@ -81,6 +84,7 @@ void MiReleaseRegionPages(MI_REGION_ID id, PVOID base, SIZE_T pages)
 {
     MI_REGION *r = &MiSystemSpace.Regions[id];
     SIZE_T first = ((PUCHAR)base - r->Base) >> PAGE_SHIFT;
+    MiPagerPagesReleased(id, base, pages); /* page-file slots and pager states go first */
     OsDecommit(base, pages << PAGE_SHIFT);
     pthread_mutex_lock(&r->Lock);
     MiSetBits(r->Bitmap, first, pages, FALSE);

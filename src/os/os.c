@@ -120,6 +120,28 @@ int OsFindHighGap(uintptr_t *gap_low, uintptr_t *gap_high)
     return 0;
 }
 
+int OsQueryProtection(const void *base, size_t pages, unsigned char *prot)
+{
+    memset(prot, 0, pages);
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (f == NULL)
+        return errno;
+    uintptr_t start = (uintptr_t)base, end = start + pages * OsPageSize();
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || hi <= start || lo >= end)
+            continue;
+        unsigned char p = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+                          (perms[2] == 'x' ? PROT_EXEC : 0);
+        for (uintptr_t a = lo > start ? lo : start; a < hi && a < end; a += OsPageSize())
+            prot[(a - start) / OsPageSize()] = p;
+    }
+    fclose(f);
+    return 0;
+}
+
 int OsParseSize(const char *text, uint64_t *value)
 {
     char *end;
@@ -147,8 +169,23 @@ const char *OsGetEnv(const char *name)
     return (v != NULL && *v != '\0') ? v : NULL;
 }
 
+static void (*OsAbortHook)(void);
+
+void OsSetAbortHook(void (*hook)(void))
+{
+    __atomic_store_n(&OsAbortHook, hook, __ATOMIC_RELEASE);
+}
+
+int OsLockMemory(void *address, size_t size)
+{
+    return mlock(address, size) == 0 ? 0 : errno;
+}
+
 void OsAbort(void)
 {
+    void (*hook)(void) = __atomic_exchange_n(&OsAbortHook, NULL, __ATOMIC_ACQ_REL);
+    if (hook != NULL)
+        hook();
     sigset_t set;
     signal(SIGABRT, SIG_DFL);
     sigemptyset(&set);

@@ -6,6 +6,7 @@
 #include <ucontext.h>
 
 #include "mm/mm.h"
+#include "mm/pager.h"
 #include "mm/vad.h"
 #include "vf/vf.h"
 #include "os/os.h"
@@ -169,17 +170,19 @@ static void KiFaultSignal(int sig, siginfo_t *info, void *ucontext)
     EXCEPTION_RECORD record;
     KiRecordFromSignal(sig, info, uc, &record);
     if (record.ExceptionCode == STATUS_ACCESS_VIOLATION) {
-        /* Virtual memory's own faults first: first writes to write-watched pages are recorded and
+        /* Pageable memory first - paged pool and registered ranges, which may lie in user space:
+         * paged out, trimmed or hidden by IRQL checking, the pager brings the page back (or bug
+         * checks at DISPATCH_LEVEL and above) before the VAD path could call it a bad access. */
+        if (MiPageableFault((PVOID)record.ExceptionInformation[1], record.ExceptionInformation[0],
+                            record.ExceptionAddress))
+            return;
+        /* Virtual memory's own faults: first writes to write-watched pages are recorded and
          * resumed; a guard page loses its guard and the access becomes a guard-page exception. */
         MI_FAULT_RESULT vm = MiResolveUserFault((PVOID)record.ExceptionInformation[1], record.ExceptionInformation[0] == 1);
         if (vm == MI_FAULT_RESOLVED)
             return;
         if (vm == MI_FAULT_GUARD)
             record.ExceptionCode = STATUS_GUARD_PAGE_VIOLATION;
-        /* Paged pool hidden by Driver Verifier's IRQL checking: STOP 0xD1, or access restored. */
-        if (VfPageableFault((PVOID)record.ExceptionInformation[1], record.ExceptionInformation[0],
-                            record.ExceptionAddress))
-            return;
     }
     KiCheckSystemSpaceFault(&record);
     BOOLEAN again = RtlpSehThread.PassRip == (ULONG64)uc->uc_mcontext.gregs[REG_RIP] &&

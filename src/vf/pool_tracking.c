@@ -81,11 +81,15 @@ NTMEM_API PVOID ntmem_verifier_register_driver(PCSTR name, PVOID image, SIZE_T s
         if (VfDrivers[i].Loaded)
             continue;
         VF_DRIVER *d = &VfDrivers[i];
-        memset(d, 0, sizeof *d);
+        d->Outstanding = 0; /* no memset: VfIsDriverAddress may be reading Loaded */
         snprintf(d->Name, sizeof d->Name, "%s", name != NULL ? name : "driver");
-        d->Start = (ULONG_PTR)image;
-        d->End = (ULONG_PTR)image + size;
-        d->Loaded = TRUE;
+        d->Allocations = d->Frees = d->Attempts = d->Injected = 0;
+        d->CurrentBytes = d->PeakBytes = 0;
+        d->TagCount = 0;
+        /* Atomic stores: VfIsDriverAddress reads these from the fault path, without the lock. */
+        __atomic_store_n(&d->Start, (ULONG_PTR)image, __ATOMIC_RELAXED);
+        __atomic_store_n(&d->End, (ULONG_PTR)image + size, __ATOMIC_RELAXED);
+        __atomic_store_n(&d->Loaded, TRUE, __ATOMIC_RELEASE);
         d->FailAt = VfPendingFailAt;
         if (d->FailAt != 0)
             __atomic_add_fetch(&VfSweepArmed, 1, __ATOMIC_RELAXED);
@@ -99,9 +103,11 @@ NTMEM_API PVOID ntmem_verifier_register_driver(PCSTR name, PVOID image, SIZE_T s
 
 BOOLEAN VfIsDriverAddress(const void *address)
 {
-    ULONG_PTR a = (ULONG_PTR)address;
+    /* No lock: the caller may be a fault handler that interrupted a thread holding it. */
     for (ULONG i = 0; i < VF_MAX_DRIVERS; i++)
-        if (__atomic_load_n(&VfDrivers[i].Loaded, __ATOMIC_ACQUIRE) && a >= VfDrivers[i].Start && a < VfDrivers[i].End)
+        if (__atomic_load_n(&VfDrivers[i].Loaded, __ATOMIC_ACQUIRE) &&
+            (ULONG_PTR)address >= __atomic_load_n(&VfDrivers[i].Start, __ATOMIC_RELAXED) &&
+            (ULONG_PTR)address < __atomic_load_n(&VfDrivers[i].End, __ATOMIC_RELAXED))
             return TRUE;
     return FALSE;
 }

@@ -46,7 +46,8 @@ extern NTMEM_HIDDEN volatile ULONG VfRegisteredDrivers;
 /* Records an allocation for the driver on its call stack, if any (PoolIndex 0 nonpaged, 1 paged). */
 NTMEM_HIDDEN void VfTrackAllocation(PVOID Block, SIZE_T Size, ULONG Tag, ULONG PoolIndex);
 NTMEM_HIDDEN void VfTrackFree(PVOID Block);
-/* Whether Address lies in a registered driver image (bug checks choose 0xD1 over 0x0A by it). */
+/* Whether Address lies in a registered driver image (bug checks choose 0xD1 over 0x0A by it); read
+ * without the lock, from the fault path. */
 NTMEM_HIDDEN BOOLEAN VfIsDriverAddress(const void *Address);
 /* The fail sweep: TRUE when this request is the one chosen to fail for the driver on the stack. */
 NTMEM_HIDDEN BOOLEAN VfSweepFails(void);
@@ -55,10 +56,16 @@ NTMEM_HIDDEN void VfRecomputeSlowPath(void);
 
 /* ---- IRQL checking (irql_checking.c) ------------------------------------------------------------- */
 
-/* A thread went from below DISPATCH_LEVEL to DISPATCH_LEVEL or above. */
+static inline BOOLEAN VfIrqlCheckingOn(void)
+{
+    return (__atomic_load_n(&VfFlags, __ATOMIC_RELAXED) & NTMEM_VERIFIER_IRQL_CHECKING) != 0;
+}
+/* A thread went from below DISPATCH_LEVEL to DISPATCH_LEVEL or above: all unlocked pageable memory
+ * becomes inaccessible (the pager brings each page back on its first touch below DISPATCH_LEVEL). */
 NTMEM_HIDDEN void VfIrqlRaisedToDispatch(void);
-/* A fault on paged pool that IRQL checking made inaccessible: STOP 0xD1 at DISPATCH_LEVEL or above,
- * else access comes back for the page and TRUE says to resume. FALSE for every other fault. */
-NTMEM_HIDDEN BOOLEAN VfPageableFault(const void *Address, ULONG_PTR How, PVOID Ip);
+/* Pageable memory (Name says which) touched at DISPATCH_LEVEL or above while IRQL checking is on:
+ * STOP 0xD1, whoever touched it and whether or not the page was resident. */
+NTMEM_HIDDEN DECLSPEC_NORETURN void VfPageableTouchedAtDispatch(const void *Address, ULONG_PTR How, PVOID Ip,
+                                                                KIRQL Irql, PCSTR Name);
 
 #endif /* NTMEM_VF_H */
