@@ -56,6 +56,8 @@ END_TEST
 
 START_TEST(entry_sees_object_registry_and_system_process)
 {
+    void *keep = dlopen(PROBE, RTLD_NOW | RTLD_LOCAL); /* so its globals can be read after the unload */
+    ck_assert_ptr_nonnull(keep);
     PNTMEM_DRIVER d;
     NTSTATUS entry = -1;
     ck_assert_int_eq(ntmem_load_driver(PROBE, NULL, NULL, &d, &entry), STATUS_SUCCESS);
@@ -104,6 +106,7 @@ START_TEST(entry_sees_object_registry_and_system_process)
     ck_assert(a != NULL && b != NULL);
     ck_assert(a->Allocations == 2 && a->Frees == 2 && a->PeakBytes == 400 && !a->Paged);
     ck_assert(b->Allocations == 1 && b->Frees == 1 && b->PeakBytes == 50 && b->Paged);
+    dlclose(keep);
 }
 END_TEST
 
@@ -203,6 +206,64 @@ START_TEST(leak_without_verifier_is_reported_not_fatal)
 }
 END_TEST
 
+/* Seeds 001/002's sections: PAGE code and data page out and back, locked sections stay usable at
+ * DISPATCH_LEVEL (under IRQL checking too), MmPageEntireDriver pages the rest; the driver's test hook
+ * checks each step and says so in its status. */
+START_TEST(paged_sections_page_and_lock)
+{
+    for (int verifier = 0; verifier < 2; verifier++) {
+        ntmem_set_verifier_flags(verifier ? NTMEM_VERIFIER_IRQL_CHECKING : 0);
+        PNTMEM_DRIVER d;
+        NTSTATUS entry;
+        ck_assert_int_eq(ntmem_load_driver(DRIVERS "PagedSections.so", NULL, NULL, &d, &entry), STATUS_SUCCESS);
+        ck_assert_int_eq(entry, STATUS_SUCCESS);
+        ck_assert_int_eq(ntmem_run_driver_test(d), STATUS_SUCCESS);
+        NTMEM_DRIVER_REPORT r;
+        ntmem_unload_driver(d, &r);
+        ck_assert_int_eq(r.LockedSections, 0);
+    }
+    ntmem_set_verifier_flags(0);
+    /* Not inside a loaded driver's pageable section: nothing to lock. */
+    static int not_a_driver;
+    ck_assert_ptr_null(MmLockPagableDataSection(&not_a_driver));
+    MmUnlockPagableImageSection(NULL);
+}
+END_TEST
+
+static void run_faulty_hook(void *mode)
+{
+    if (strcmp(mode, "paged-code-at-dispatch") == 0)
+        ntmem_set_verifier_flags(NTMEM_VERIFIER_IRQL_CHECKING);
+    load_faulty(mode);
+}
+
+/* INIT is discarded when DriverEntry returns: calling into it later is STOP 0x50 (P2 0x10 execute,
+ * P3 the instruction, which is the address called). */
+START_TEST(call_into_discarded_init_is_0x50)
+{
+    static death_result r;
+    death_run(run_faulty_hook, "init-after-discard", &r);
+    ck_assert_msg(r.parsed && r.aborted, "%s", r.output);
+    ck_assert_uint_eq(r.code, PAGE_FAULT_IN_NONPAGED_AREA);
+    ck_assert_uint_eq(r.p[1], 0x10);
+    ck_assert_uint_eq(r.p[0], r.p[2]);
+    ck_assert_msg(strstr(r.output, "INIT section") != NULL, "%s", r.output);
+}
+END_TEST
+
+/* Under IRQL checking, PAGE code run at DISPATCH_LEVEL is STOP 0xD1 (P2 2, P3 8 execute, P4 = P1). */
+START_TEST(paged_code_at_dispatch_is_0xD1)
+{
+    static death_result r;
+    death_run(run_faulty_hook, "paged-code-at-dispatch", &r);
+    ck_assert_msg(r.parsed && r.aborted, "%s", r.output);
+    ck_assert_uint_eq(r.code, DRIVER_IRQL_NOT_LESS_OR_EQUAL);
+    ck_assert_uint_eq(r.p[1], DISPATCH_LEVEL);
+    ck_assert_uint_eq(r.p[2], 8);
+    ck_assert_uint_eq(r.p[0], r.p[3]);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("driver_host");
@@ -212,11 +273,14 @@ static Suite *suite(void)
     tcase_add_test(t, service_name_and_registry_path_given);
     tcase_add_test(t, fail_sweep_fails_the_kth_request);
     tcase_add_test(t, leak_without_verifier_is_reported_not_fatal);
+    tcase_add_test(t, paged_sections_page_and_lock);
     suite_add_tcase(s, t);
     TCase *death = tcase_create("death");
     tcase_add_test(death, spin_lock_held_at_return_is_0xE1);
     tcase_add_test(death, lookaside_left_at_unload_is_0xCE);
     tcase_add_test(death, leak_under_pool_tracking_is_0xC4_0x62);
+    tcase_add_test(death, call_into_discarded_init_is_0x50);
+    tcase_add_test(death, paged_code_at_dispatch_is_0xD1);
     suite_add_tcase(s, death);
     return s;
 }

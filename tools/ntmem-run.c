@@ -127,6 +127,7 @@ static PCNTMEM_SPECIAL_POOL_SETTINGS ParseSpecialPool(const char *text)
 static int RunDriverChild(const char *path, const char *registry, const RUN_OPTIONS *o)
 {
     ntmem_set_bugcheck_hook(RecordBugCheck);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* in step with the driver's KdPrint lines on stderr */
     if (o->SpecialPool != NULL)
         ntmem_set_special_pool(ParseSpecialPool(o->SpecialPool));
     if (o->LowResources != NULL) {
@@ -246,11 +247,14 @@ static const DEMO Demos[] = {
     {"LookasideTest", NULL, VF(POOL_TRACKING), NULL, 0, 0, FALSE, "seed 001: a paged lookaside list"},
     {"RtTest", NULL, 0, NULL, RUN_LEAK, 0, FALSE, "seed 001: Rtl memory routines (the sample leaks two buffers)"},
     {"DisplayItsProcessName", NULL, 0, NULL, 0, 0, FALSE, "seed 001: DriverEntry runs in the System process"},
+    {"PagedSections", NULL, 0, NULL, 0, 0, FALSE, "seeds 001/002: PAGE, INIT and locked sections, MmLockPagable*"},
     {"Faulty", "leak", VF(POOL_TRACKING), NULL, 0xC4, 0x62, FALSE, "pool tracking: leaked pool at unload"},
     {"Faulty", "overrun", VF(SPECIAL_POOL), NULL, 0xD6, 0, FALSE, "special pool: a write past the end"},
     {"Faulty", "corrupt", VF(SPECIAL_POOL), NULL, 0xC1, 0, FALSE, "special pool: the slack after a block overwritten"},
     {"Faulty", "use-after-free", VF(SPECIAL_POOL), NULL, 0xD5, 0, FALSE, "special pool: a read after free"},
     {"Faulty", "paged-at-dispatch", VF(IRQL_CHECKING), NULL, 0xD1, 0, FALSE, "IRQL checking: paged pool at DISPATCH_LEVEL"},
+    {"Faulty", "paged-code-at-dispatch", VF(IRQL_CHECKING), NULL, 0xD1, 0, FALSE, "IRQL checking: PAGE code run at DISPATCH_LEVEL"},
+    {"Faulty", "init-after-discard", 0, NULL, 0x50, 0, FALSE, "a call into INIT code after DriverEntry returned"},
     {"Faulty", "zero-byte", VF(POOL_TRACKING), NULL, 0xC4, 0x00, FALSE, "a zero-byte allocation under the verifier"},
     {"Faulty", "double-free", 0, NULL, 0xC2, 0x07, FALSE, "a double free"},
     {"Faulty", "wrong-tag", 0, NULL, 0xC2, 0x0A, FALSE, "a free with the wrong tag"},

@@ -57,6 +57,11 @@ INITCODE static NTSTATUS AllocateTables(PVOID *first, PVOID *second)
 
 static PVOID Tables[2];
 
+PAGEDCODE static int PagedHelper(int x)
+{
+    return x + 1;
+}
+
 static VOID DriverUnload(PDRIVER_OBJECT DriverObject)
 {
     UNREFERENCED_PARAMETER(DriverObject);
@@ -100,6 +105,11 @@ INITCODE NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Regis
         DbgPrint("Faulty: %d\n", p[0]);
     } else if (Is("paged-at-dispatch")) {
         TouchPagedAtDispatch();
+    } else if (Is("paged-code-at-dispatch")) {
+        KIRQL old;
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        DbgPrint("Faulty: %d\n", PagedHelper(1)); /* code in the PAGE section, at DISPATCH_LEVEL */
+        KeLowerIrql(old);
     } else if (Is("zero-byte")) {
         ExAllocatePoolWithTag(NonPagedPool, 0, FAULTY_TAG);
     } else if (Is("double-free")) {

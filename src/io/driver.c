@@ -11,6 +11,7 @@
 #include <ntmem.h>
 #include "ex/pool.h"
 #include "ke/ke.h"
+#include "mm/driver_sections.h"
 
 #define IOP_DRIVER_TAG 'virD' /* "Driv", the tag Windows' driver objects carry */
 
@@ -23,6 +24,7 @@ struct _NTMEM_DRIVER {
     PDRIVER_OBJECT DriverObject; /* in nonpaged pool, with its extension and names after it */
     UNICODE_STRING RegistryPath;
     NTSTATUS EntryStatus;
+    MI_DRIVER_IMAGE *Sections;   /* its PAGE and INIT sections, or NULL */
     NTMEM_DRIVER_TEST *Test;
     NTSTATUS TestStatus;
     BOOLEAN TestRan;
@@ -187,6 +189,7 @@ NTMEM_API NTSTATUS ntmem_load_driver(PCSTR path, PCSTR service, PCSTR registry, 
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     driver->DriverObject->DriverInit = entry;
+    driver->Sections = MiLoadDriverSections(path, driver->ImageBase, driver->ImageSize, map->l_addr);
     char key[160];
     if (registry == NULL) {
         snprintf(key, sizeof key, "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\%s", driver->Name);
@@ -200,6 +203,8 @@ NTMEM_API NTSTATUS ntmem_load_driver(PCSTR path, PCSTR service, PCSTR registry, 
     IopWiden(&driver->RegistryPath, buffer, strlen(registry) + 1, registry);
 
     driver->EntryStatus = IopCallOnSystemThread(driver, IopEntry, (PVOID)entry);
+    if (driver->Sections != NULL)
+        MiDiscardInitSections(driver->Sections); /* as Windows does once DriverEntry has returned */
     if (entry_status != NULL)
         *entry_status = driver->EntryStatus;
     *out = driver;
@@ -259,12 +264,15 @@ NTMEM_API VOID ntmem_unload_driver(PNTMEM_DRIVER driver, PNTMEM_DRIVER_REPORT re
         report->NoUnloadRoutine = TRUE; /* Windows could never unload it; ntmem checks it anyway */
     }
     IopCheckLookasideLists(driver);
+    if (driver->Sections != NULL)
+        MiUnloadDriverSections(driver->Sections, &report->LockedSections);
     ntmem_query_driver_pool(driver->Pool, &report->Pool);
     report->LeakedAllocations = ntmem_verifier_unload_driver(driver->Pool);
     if (driver->DriverObject != NULL)
         ExFreePoolWithTag(driver->DriverObject, IOP_DRIVER_TAG);
     free(driver->RegistryPath.Buffer);
-    /* The image stays mapped: blocks it leaked may hold pointers into it, and their stacks are
-     * symbolised from it in reports. */
+    /* The image goes, as on Windows (unless someone else holds it open): a later load of the same
+     * file starts from fresh data. The leak report above was symbolised while it was still there. */
+    dlclose(driver->Dl);
     free(driver);
 }

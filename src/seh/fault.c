@@ -8,6 +8,7 @@
 #include "mm/mm.h"
 #include "mm/pager.h"
 #include "mm/vad.h"
+#include "mm/driver_sections.h"
 #include "vf/vf.h"
 #include "os/os.h"
 #include "seh/seh.h"
@@ -183,6 +184,10 @@ static void KiFaultSignal(int sig, siginfo_t *info, void *ucontext)
             return;
         if (vm == MI_FAULT_GUARD)
             record.ExceptionCode = STATUS_GUARD_PAGE_VIOLATION;
+        /* Kernel code calling into (or reading) a driver's INIT section after it was discarded. */
+        if (ntmem_get_thread_mode() == KernelMode)
+            MiDriverSectionFault((PVOID)record.ExceptionInformation[1], record.ExceptionInformation[0],
+                                 record.ExceptionAddress);
     }
     KiCheckSystemSpaceFault(&record);
     BOOLEAN again = RtlpSehThread.PassRip == (ULONG64)uc->uc_mcontext.gregs[REG_RIP] &&
