@@ -46,17 +46,17 @@ extern const USHORT RtlpUpcaseDelta[];
 extern const USHORT RtlpDowncaseIndex[0x10000 >> RTLP_CASE_SHIFT];
 extern const USHORT RtlpDowncaseDelta[];
 
+/*
+ * No ASCII shortcut: text that mixes ASCII with other letters would mispredict it, while the two
+ * loads hit the same few cache lines (the blocks in use) every time.
+ */
 static inline WCHAR RtlpUpcase(WCHAR Char)
 {
-    if (Char < 0x80) /* the common case stays out of the tables */
-        return (WCHAR)(Char - ((Char >= 'a' && Char <= 'z') ? 0x20 : 0));
     return (WCHAR)(Char + RtlpUpcaseDelta[RtlpUpcaseIndex[Char >> RTLP_CASE_SHIFT] + (Char & RTLP_CASE_MASK)]);
 }
 
 static inline WCHAR RtlpDowncase(WCHAR Char)
 {
-    if (Char < 0x80)
-        return (WCHAR)(Char + ((Char >= 'A' && Char <= 'Z') ? 0x20 : 0));
     return (WCHAR)(Char + RtlpDowncaseDelta[RtlpDowncaseIndex[Char >> RTLP_CASE_SHIFT] + (Char & RTLP_CASE_MASK)]);
 }
 

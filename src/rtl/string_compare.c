@@ -16,14 +16,12 @@ LONG NTAPI RtlCompareUnicodeString(PCUNICODE_STRING String1, PCUNICODE_STRING St
     PCWCH Left = String1->Buffer, Right = String2->Buffer;
 
     if (CaseInSensitive) {
+        /* Both sides upcased every time: a test for equal characters first would mispredict on
+         * exactly the strings this is for, those that differ only in case. */
         for (SIZE_T Index = 0; Index < Count; Index++) {
-            WCHAR A = Left[Index], B = Right[Index];
-            if (A != B) {
-                A = RtlpUpcase(A);
-                B = RtlpUpcase(B);
-                if (A != B)
-                    return (LONG)A - (LONG)B;
-            }
+            WCHAR A = RtlpUpcase(Left[Index]), B = RtlpUpcase(Right[Index]);
+            if (A != B)
+                return (LONG)A - (LONG)B;
         }
     } else {
         for (SIZE_T Index = 0; Index < Count; Index++)
