@@ -3,6 +3,7 @@
 
 #include <ntstrsafe.h>
 
+#include "death.h"
 #include "stringtest.h"
 
 /* Narrow output equals the expected text exactly. */
@@ -231,6 +232,26 @@ START_TEST(unicode_string_copy_cat_printf)
 }
 END_TEST
 
+/* DbgPrint formats the Windows way too: what drivers print with KdPrint(("%wZ", RegistryPath)). */
+static void print_counted_strings(void *arg)
+{
+    UNICODE_STRING path = us(u"\\Registry\\Machine\\Driver");
+    STRING name = as("drv.sys");
+    (void)arg;
+    DbgPrint("path %wZ name %Z wide %ws %S long %ld size %I64u\n", &path, &name, (PCWSTR)u"w", (PCWSTR)u"S",
+             (LONG)-7, 1ull << 40);
+}
+
+START_TEST(dbgprint_uses_windows_conversions)
+{
+    static death_result r;
+
+    death_run(print_counted_strings, NULL, &r);
+    ck_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+    ck_assert_str_eq(r.output, "path \\Registry\\Machine\\Driver name drv.sys wide w S long -7 size 1099511627776\n");
+}
+END_TEST
+
 Suite *string_strsafe_suite(void)
 {
     Suite *s = suite_create("string_strsafe");
@@ -244,6 +265,7 @@ Suite *string_strsafe_suite(void)
     tcase_add_test(tc, integer_conversions_and_sizes);
     tcase_add_test(tc, wide_conversions_are_flipped);
     tcase_add_test(tc, unicode_string_copy_cat_printf);
+    tcase_add_test(tc, dbgprint_uses_windows_conversions);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -413,8 +413,10 @@ NTSYSAPI VOID NTAPI RtlFreeUTF8String(PUTF8_STRING Utf8String);
 #define DPFLTR_INFO_LEVEL 3
 #define DPFLTR_IHVDRIVER_ID 77
 #define DPFLTR_DEFAULT_ID 101
-NTSYSAPI ULONG __attribute__((format(printf, 1, 2))) DbgPrint(PCSTR Format, ...);
-NTSYSAPI ULONG __attribute__((format(printf, 3, 4))) DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...);
+/* Windows' format conventions (%wZ, %Z, %ws, %I64d, l = 32 bits; see ntstrsafe.h), which gcc's
+ * printf checking would flag, so the declarations carry no format attribute. */
+NTSYSAPI ULONG DbgPrint(PCSTR Format, ...);
+NTSYSAPI ULONG DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...);
 NTSYSAPI VOID NTAPI RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName, ULONG LineNumber,
                               PSTR MutableMessage);
 #if DBG
