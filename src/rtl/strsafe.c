@@ -69,45 +69,21 @@ static NTSTATUS RtlpCat(void *Destination, SIZE_T Count, const void *Source, SIZ
     return RtlpCopy((PUCHAR)Destination + Length * Unit, Count - Length, Source, Unit);
 }
 
-NTSTATUS NTAPI RtlStringCchCopyA(NTSTRSAFE_PSTR pszDest, size_t cchDest, NTSTRSAFE_PCSTR pszSrc)
-{
-    return RtlpCopyChecked(pszDest, cchDest, pszSrc, 1);
-}
+/* The eight entry points differ only in unit (A: bytes, W: WCHARs) and in how the size is counted. */
+#define RTLP_COPY_ENTRY(Name, Worker, DestType, SourceType, Unit, BytesPerCount)                               \
+    NTSTATUS NTAPI Name(DestType pszDest, size_t Size, SourceType pszSrc)                                     \
+    {                                                                                                          \
+        return Worker(pszDest, Size / (BytesPerCount), pszSrc, Unit);                                          \
+    }
 
-NTSTATUS NTAPI RtlStringCchCopyW(NTSTRSAFE_PWSTR pszDest, size_t cchDest, NTSTRSAFE_PCWSTR pszSrc)
-{
-    return RtlpCopyChecked(pszDest, cchDest, pszSrc, sizeof(WCHAR));
-}
-
-NTSTATUS NTAPI RtlStringCbCopyA(NTSTRSAFE_PSTR pszDest, size_t cbDest, NTSTRSAFE_PCSTR pszSrc)
-{
-    return RtlpCopyChecked(pszDest, cbDest, pszSrc, 1);
-}
-
-NTSTATUS NTAPI RtlStringCbCopyW(NTSTRSAFE_PWSTR pszDest, size_t cbDest, NTSTRSAFE_PCWSTR pszSrc)
-{
-    return RtlpCopyChecked(pszDest, cbDest / sizeof(WCHAR), pszSrc, sizeof(WCHAR));
-}
-
-NTSTATUS NTAPI RtlStringCchCatA(NTSTRSAFE_PSTR pszDest, size_t cchDest, NTSTRSAFE_PCSTR pszSrc)
-{
-    return RtlpCat(pszDest, cchDest, pszSrc, 1);
-}
-
-NTSTATUS NTAPI RtlStringCchCatW(NTSTRSAFE_PWSTR pszDest, size_t cchDest, NTSTRSAFE_PCWSTR pszSrc)
-{
-    return RtlpCat(pszDest, cchDest, pszSrc, sizeof(WCHAR));
-}
-
-NTSTATUS NTAPI RtlStringCbCatA(NTSTRSAFE_PSTR pszDest, size_t cbDest, NTSTRSAFE_PCSTR pszSrc)
-{
-    return RtlpCat(pszDest, cbDest, pszSrc, 1);
-}
-
-NTSTATUS NTAPI RtlStringCbCatW(NTSTRSAFE_PWSTR pszDest, size_t cbDest, NTSTRSAFE_PCWSTR pszSrc)
-{
-    return RtlpCat(pszDest, cbDest / sizeof(WCHAR), pszSrc, sizeof(WCHAR));
-}
+RTLP_COPY_ENTRY(RtlStringCchCopyA, RtlpCopyChecked, NTSTRSAFE_PSTR, NTSTRSAFE_PCSTR, 1, 1)
+RTLP_COPY_ENTRY(RtlStringCchCopyW, RtlpCopyChecked, NTSTRSAFE_PWSTR, NTSTRSAFE_PCWSTR, sizeof(WCHAR), 1)
+RTLP_COPY_ENTRY(RtlStringCbCopyA, RtlpCopyChecked, NTSTRSAFE_PSTR, NTSTRSAFE_PCSTR, 1, 1)
+RTLP_COPY_ENTRY(RtlStringCbCopyW, RtlpCopyChecked, NTSTRSAFE_PWSTR, NTSTRSAFE_PCWSTR, sizeof(WCHAR), sizeof(WCHAR))
+RTLP_COPY_ENTRY(RtlStringCchCatA, RtlpCat, NTSTRSAFE_PSTR, NTSTRSAFE_PCSTR, 1, 1)
+RTLP_COPY_ENTRY(RtlStringCchCatW, RtlpCat, NTSTRSAFE_PWSTR, NTSTRSAFE_PCWSTR, sizeof(WCHAR), 1)
+RTLP_COPY_ENTRY(RtlStringCbCatA, RtlpCat, NTSTRSAFE_PSTR, NTSTRSAFE_PCSTR, 1, 1)
+RTLP_COPY_ENTRY(RtlStringCbCatW, RtlpCat, NTSTRSAFE_PWSTR, NTSTRSAFE_PCWSTR, sizeof(WCHAR), sizeof(WCHAR))
 
 /* Length without the NUL; STATUS_INVALID_PARAMETER (and 0) when there is no NUL within Max. */
 static NTSTATUS RtlpLengthChecked(const void *String, SIZE_T Max, SIZE_T Unit, size_t *Length)
