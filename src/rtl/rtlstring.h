@@ -7,7 +7,7 @@
 /*
  * Strings the Rtl routines allocate for their callers come from paged pool under the tag Windows'
  * own string allocator (ExpAllocateStringRoutine) uses, 'Strg', so they show up in the pool tag
- * table where poolmon users expect them; the Rtl*Free*String routines free with the same tag.
+ * table where poolmon users expect them. The Rtl*Free*String routines free them (untagged, as Windows).
  */
 #define RTLP_STRING_TAG 'grtS'
 

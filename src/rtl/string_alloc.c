@@ -12,10 +12,15 @@ PVOID RtlpAllocateStringBuffer(SIZE_T Bytes)
     return ExAllocatePoolWithTag(PagedPool, Bytes, RTLP_STRING_TAG);
 }
 
+/*
+ * Windows frees these with ExFreePool, no tag given, so a driver that hands RtlFreeUnicodeString a
+ * buffer it allocated under its own tag gets away with it there; so it does here. Anything that is
+ * not a live pool block still ends in the pool's bug checks (BAD_POOL_CALLER 0x07, 0x40, ...).
+ */
 VOID RtlpFreeStringBuffer(PVOID Buffer)
 {
     if (Buffer != NULL)
-        ExFreePoolWithTag(Buffer, RTLP_STRING_TAG);
+        ExFreePool(Buffer);
 }
 
 /* The Free routines clear the structure, so a second free of the same string is harmless. */
