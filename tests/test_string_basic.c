@@ -473,6 +473,19 @@ START_TEST(every_allocating_routine_shows_in_the_tag_table_and_frees_back)
 }
 END_TEST
 
+/* The statuses the string routines return have their Win32 errors. */
+START_TEST(string_statuses_map_to_win32_errors)
+{
+    ck_assert_uint_eq(RtlNtStatusToDosError(STATUS_BUFFER_OVERFLOW), 234);      /* ERROR_MORE_DATA */
+    ck_assert_uint_eq(RtlNtStatusToDosError(STATUS_BUFFER_TOO_SMALL), 122);     /* ERROR_INSUFFICIENT_BUFFER */
+    ck_assert_uint_eq(RtlNtStatusToDosError(STATUS_NAME_TOO_LONG), 206);        /* ERROR_FILENAME_EXCED_RANGE */
+    ck_assert_uint_eq(RtlNtStatusToDosError(STATUS_NOT_FOUND), 1168);           /* ERROR_NOT_FOUND */
+    ck_assert_uint_eq(RtlNtStatusToDosError(STATUS_SOME_NOT_MAPPED), 1301);     /* ERROR_SOME_NOT_MAPPED */
+    ck_assert_uint_eq(RtlNtStatusToDosError(STATUS_INVALID_PARAMETER_2), 87);   /* ERROR_INVALID_PARAMETER */
+    ck_assert_uint_eq(RtlNtStatusToDosError(STATUS_NO_MEMORY), 8);              /* ERROR_NOT_ENOUGH_MEMORY */
+}
+END_TEST
+
 Suite *string_basic_suite(void)
 {
     Suite *s = suite_create("string_basic");
@@ -494,6 +507,7 @@ Suite *string_basic_suite(void)
     tcase_add_test(tc, char_to_integer_parses_like_windows);
     tcase_add_test(tc, create_and_duplicate_allocate_from_strg_and_free_returns_it);
     tcase_add_test(tc, every_allocating_routine_shows_in_the_tag_table_and_frees_back);
+    tcase_add_test(tc, string_statuses_map_to_win32_errors);
     suite_add_tcase(s, tc);
     return s;
 }
