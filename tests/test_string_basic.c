@@ -45,7 +45,9 @@ START_TEST(init_ex_refuses_long_strings_plain_init_truncates)
         big[i] = 'x';
     big[32767] = 0;
     ck_status(RtlInitUnicodeStringEx(&u, big), STATUS_NAME_TOO_LONG);
-    ck_assert_uint_eq(u.Length, 1); /* untouched */
+    ck_assert_uint_eq(u.Length, 0); /* left empty, pointing at the source, as Windows leaves it */
+    ck_assert_uint_eq(u.MaximumLength, 0);
+    ck_assert_ptr_eq(u.Buffer, big);
     RtlInitUnicodeString(&u, big);
     ck_assert_uint_eq(u.Length, 0xFFFC);
     ck_assert_uint_eq(u.MaximumLength, 0xFFFE);
@@ -60,7 +62,9 @@ START_TEST(init_ex_refuses_long_strings_plain_init_truncates)
     narrow[65535] = 0;
     ck_status(RtlInitStringEx(&a, narrow), STATUS_NAME_TOO_LONG);
     ck_status(RtlInitAnsiStringEx(&a, narrow), STATUS_NAME_TOO_LONG);
-    ck_assert_uint_eq(a.Length, 1);
+    ck_assert_uint_eq(a.Length, 0);
+    ck_assert_uint_eq(a.MaximumLength, 0);
+    ck_assert_ptr_eq(a.Buffer, narrow);
     RtlInitAnsiString(&a, narrow);
     ck_assert_uint_eq(a.Length, 0xFFFE);
     ck_assert_uint_eq(a.MaximumLength, 0xFFFF);
@@ -118,7 +122,7 @@ START_TEST(copy_unicode_truncates_and_terminates_when_room)
 }
 END_TEST
 
-START_TEST(copy_string_truncates_and_terminates_when_room)
+START_TEST(copy_string_truncates_and_adds_no_nul)
 {
     char buf[6];
     STRING d = {0, sizeof buf, buf}, s = as("hi");
@@ -126,7 +130,7 @@ START_TEST(copy_string_truncates_and_terminates_when_room)
     memset(buf, 'Z', sizeof buf);
     RtlCopyString(&d, &s);
     ck_assert_uint_eq(d.Length, 2);
-    ck_assert_int_eq(buf[2], 0);
+    ck_assert_int_eq(buf[2], 'Z'); /* an 8-bit counted string gets no NUL */
     s = as("overflowing");
     RtlCopyString(&d, &s);
     ck_assert_uint_eq(d.Length, 6);
@@ -208,7 +212,7 @@ START_TEST(compare_unicode_orders_and_ignores_case_on_request)
 }
 END_TEST
 
-START_TEST(compare_string_ansi_case_folding_uses_1252)
+START_TEST(compare_string_ansi_folds_ascii_only)
 {
     STRING a = as("Hello"), b = as("hELLO"), c = as("Help"), e1 = as("\xE9t\xE9"), e2 = as("\xC9T\xC9");
 
@@ -218,8 +222,11 @@ START_TEST(compare_string_ansi_case_folding_uses_1252)
     ck_assert(RtlEqualString(&a, &b, TRUE));
     ck_assert(!RtlEqualString(&a, &b, FALSE));
     ck_assert(!RtlEqualString(&a, &c, TRUE));
-    ck_assert(RtlEqualString(&e1, &e2, TRUE)); /* e acute vs E acute */
-    ck_assert(!RtlEqualString(&e1, &e2, FALSE));
+    /* Windows folds only a-z in 8-bit strings: e acute and E acute stay different */
+    ck_assert(!RtlEqualString(&e1, &e2, TRUE));
+    ck_assert_int_gt(RtlCompareString(&e1, &e2, TRUE), 0);
+    STRING m1 = as("\xE9tE"), m2 = as("\xE9Te");
+    ck_assert(RtlEqualString(&m1, &m2, TRUE));
 }
 END_TEST
 
@@ -254,7 +261,9 @@ START_TEST(hash_is_x65599_and_case_folds_on_request)
     ck_assert_uint_eq(h1, 'A' * 65599u + 'B');
     ck_status(RtlHashUnicodeString(&e, FALSE, 0, &h1), STATUS_SUCCESS);
     ck_assert_uint_eq(h1, 0);
+    h1 = 77;
     ck_status(RtlHashUnicodeString(&a, FALSE, 2, &h1), STATUS_INVALID_PARAMETER);
+    ck_assert_uint_eq(h1, 0);
     ck_status(RtlHashUnicodeString(&a, FALSE, HASH_STRING_ALGORITHM_INVALID, &h1), STATUS_INVALID_PARAMETER);
     ck_status(RtlHashUnicodeString(NULL, FALSE, 0, &h1), STATUS_INVALID_PARAMETER);
     ck_status(RtlHashUnicodeString(&a, FALSE, 0, NULL), STATUS_INVALID_PARAMETER);
@@ -284,7 +293,19 @@ START_TEST(find_char_reports_windows_positions)
     ck_status(RtlFindCharInUnicodeString(RTL_FIND_CHAR_IN_UNICODE_STRING_COMPLEMENT_CHAR_SET, &s, &all, &pos),
               STATUS_SUCCESS);
     ck_assert_uint_eq(pos, 10); /* ' ' at index 4 */
+    pos = 5;
     ck_status(RtlFindCharInUnicodeString(8, &s, &set, &pos), STATUS_INVALID_PARAMETER);
+    ck_assert_uint_eq(pos, 0);
+    /* ignoring case, this search compares downcased characters: final sigma is not sigma here,
+     * though RtlEqualUnicodeString, which upcases, calls them equal */
+    UNICODE_STRING sigma = us(u"\u03C3"), final = us(u"\u03C2"), capital = us(u"\u03A3");
+    ck_status(RtlFindCharInUnicodeString(RTL_FIND_CHAR_IN_UNICODE_STRING_CASE_INSENSITIVE, &sigma, &final, &pos),
+              STATUS_NOT_FOUND);
+    ck_status(RtlFindCharInUnicodeString(RTL_FIND_CHAR_IN_UNICODE_STRING_CASE_INSENSITIVE, &sigma, &capital, &pos),
+              STATUS_SUCCESS);
+    ck_assert(RtlEqualUnicodeString(&sigma, &final, TRUE));
+    UNICODE_STRING odd = {1, 2, (PWSTR)u"a"};
+    ck_status(RtlFindCharInUnicodeString(0, &odd, &set, &pos), STATUS_INVALID_PARAMETER);
 }
 END_TEST
 
@@ -321,6 +342,17 @@ START_TEST(integer_to_unicode_string_bases_and_room)
     ck_status(RtlInt64ToUnicodeString(0x123456789ABCull, 16, &e), STATUS_SUCCESS);
     ck_assert(us_is(&e, u"123456789ABC"));
     ck_status(RtlInt64ToUnicodeString(1, 3, &e), STATUS_INVALID_PARAMETER);
+
+    /* more digits than Windows' 16-byte (ULONG) or 32-byte (ULONGLONG) scratch buffer: too large */
+    WCHAR wide[40];
+    UNICODE_STRING w = {0, sizeof wide, wide};
+    ck_status(RtlIntegerToUnicodeString(0xFFFF, 2, &w), STATUS_SUCCESS);
+    ck_assert(us_is(&w, u"1111111111111111"));
+    ck_status(RtlIntegerToUnicodeString(0x10000, 2, &w), STATUS_BUFFER_OVERFLOW);
+    ck_assert_uint_eq(w.Length, 32);
+    ck_status(RtlInt64ToUnicodeString(0xFFFFFFFFull, 2, &w), STATUS_SUCCESS);
+    ck_assert_uint_eq(w.Length, 64);
+    ck_status(RtlInt64ToUnicodeString(0x100000000ull, 2, &w), STATUS_BUFFER_OVERFLOW);
 }
 END_TEST
 
@@ -337,8 +369,13 @@ START_TEST(integer_to_char_terminates_only_when_room)
     ck_status(RtlIntegerToChar(1234, 10, 3, buf), STATUS_BUFFER_OVERFLOW);
     ck_status(RtlIntegerToChar(1, 5, 8, buf), STATUS_INVALID_PARAMETER);
     ck_status(RtlIntegerToChar(1, 10, 8, NULL), STATUS_ACCESS_VIOLATION);
-    ck_status(RtlIntegerToChar(7, 0, -1, buf), STATUS_SUCCESS);
-    ck_assert_str_eq(buf, "7");
+    /* a negative length asks for zero padding to that width, without a NUL */
+    memset(buf, 'Z', sizeof buf);
+    ck_status(RtlIntegerToChar(42, 10, -5, buf), STATUS_SUCCESS);
+    ck_assert_int_eq(memcmp(buf, "00042Z", 6), 0);
+    ck_status(RtlIntegerToChar(0x1F, 16, -2, buf), STATUS_SUCCESS);
+    ck_assert_int_eq(memcmp(buf, "1F0", 3), 0);
+    ck_status(RtlIntegerToChar(123456, 10, -3, buf), STATUS_BUFFER_OVERFLOW);
 }
 END_TEST
 
@@ -358,6 +395,12 @@ START_TEST(char_to_integer_parses_like_windows)
     ck_assert_uint_eq(v, 15);
     ck_status(RtlCharToInteger("0x1F", 16, &v), STATUS_SUCCESS); /* prefixes only with base 0 */
     ck_assert_uint_eq(v, 0);
+    ck_status(RtlCharToInteger("0X1F", 0, &v), STATUS_SUCCESS); /* and lower case only */
+    ck_assert_uint_eq(v, 0);
+    ck_status(RtlCharToInteger("\xA0\xFF 12", 10, &v), STATUS_SUCCESS); /* high bytes count as blanks */
+    ck_assert_uint_eq(v, 12);
+    ck_status(RtlCharToInteger("1g", 0, &v), STATUS_SUCCESS);
+    ck_assert_uint_eq(v, 1);
     ck_status(RtlCharToInteger("ff", 16, &v), STATUS_SUCCESS);
     ck_assert_uint_eq(v, 255);
     ck_status(RtlCharToInteger("", 10, &v), STATUS_SUCCESS);
@@ -417,9 +460,14 @@ START_TEST(create_and_duplicate_allocate_from_strg_and_free_returns_it)
 
     ck_status(RtlDuplicateUnicodeString(2, &src, &d), STATUS_INVALID_PARAMETER);
     ck_status(RtlDuplicateUnicodeString(4, &src, &d), STATUS_INVALID_PARAMETER);
-    ck_status(RtlDuplicateUnicodeString(0, NULL, &d), STATUS_INVALID_PARAMETER);
-    UNICODE_STRING bad = {4, 2, (PWSTR)u"ab"};
+    ck_status(RtlDuplicateUnicodeString(1, NULL, &d), STATUS_SUCCESS); /* an absent string is empty */
+    ck_assert_ptr_null(d.Buffer);
+    ck_assert_uint_eq(d.MaximumLength, 0);
+    ck_status(RtlDuplicateUnicodeString(0, &src, NULL), STATUS_INVALID_PARAMETER);
+    UNICODE_STRING bad = {4, 2, (PWSTR)u"ab"}, oddmax = {2, 3, (PWSTR)u"ab"}, nobuf = {0, 2, NULL};
     ck_status(RtlDuplicateUnicodeString(0, &bad, &d), STATUS_INVALID_PARAMETER);
+    ck_status(RtlDuplicateUnicodeString(0, &oddmax, &d), STATUS_INVALID_PARAMETER);
+    ck_status(RtlDuplicateUnicodeString(0, &nobuf, &d), STATUS_INVALID_PARAMETER);
     PWCH big = malloc(0x10000);
     UNICODE_STRING full = {0xFFFE, 0xFFFE, big};
     ck_status(RtlDuplicateUnicodeString(1, &full, &d), STATUS_NAME_TOO_LONG);
@@ -473,6 +521,22 @@ START_TEST(every_allocating_routine_shows_in_the_tag_table_and_frees_back)
 }
 END_TEST
 
+START_TEST(validate_unicode_string_is_windows_well_formed)
+{
+    UNICODE_STRING ok = us(u"ab"), empty = {0, 0, NULL}, odd_len = {1, 4, (PWSTR)u"ab"},
+                   odd_max = {2, 5, (PWSTR)u"ab"}, over = {6, 4, (PWSTR)u"ab"}, nobuf = {0, 4, NULL};
+
+    ck_status(RtlValidateUnicodeString(0, &ok), STATUS_SUCCESS);
+    ck_status(RtlValidateUnicodeString(0, &empty), STATUS_SUCCESS);
+    ck_status(RtlValidateUnicodeString(0, NULL), STATUS_SUCCESS);
+    ck_status(RtlValidateUnicodeString(1, &ok), STATUS_INVALID_PARAMETER);
+    ck_status(RtlValidateUnicodeString(0, &odd_len), STATUS_INVALID_PARAMETER);
+    ck_status(RtlValidateUnicodeString(0, &odd_max), STATUS_INVALID_PARAMETER);
+    ck_status(RtlValidateUnicodeString(0, &over), STATUS_INVALID_PARAMETER);
+    ck_status(RtlValidateUnicodeString(0, &nobuf), STATUS_INVALID_PARAMETER);
+}
+END_TEST
+
 /* The statuses the string routines return have their Win32 errors. */
 START_TEST(string_statuses_map_to_win32_errors)
 {
@@ -494,11 +558,11 @@ Suite *string_basic_suite(void)
     tcase_add_test(tc, init_ex_refuses_long_strings_plain_init_truncates);
     tcase_add_test(tc, constant_and_declared_strings);
     tcase_add_test(tc, copy_unicode_truncates_and_terminates_when_room);
-    tcase_add_test(tc, copy_string_truncates_and_terminates_when_room);
+    tcase_add_test(tc, copy_string_truncates_and_adds_no_nul);
     tcase_add_test(tc, append_is_all_or_nothing);
     tcase_add_test(tc, append_to_an_invalid_destination_is_refused);
     tcase_add_test(tc, compare_unicode_orders_and_ignores_case_on_request);
-    tcase_add_test(tc, compare_string_ansi_case_folding_uses_1252);
+    tcase_add_test(tc, compare_string_ansi_folds_ascii_only);
     tcase_add_test(tc, prefix_checks_the_first_string_against_the_second);
     tcase_add_test(tc, hash_is_x65599_and_case_folds_on_request);
     tcase_add_test(tc, find_char_reports_windows_positions);
@@ -508,6 +572,7 @@ Suite *string_basic_suite(void)
     tcase_add_test(tc, create_and_duplicate_allocate_from_strg_and_free_returns_it);
     tcase_add_test(tc, every_allocating_routine_shows_in_the_tag_table_and_frees_back);
     tcase_add_test(tc, string_statuses_map_to_win32_errors);
+    tcase_add_test(tc, validate_unicode_string_is_windows_well_formed);
     suite_add_tcase(s, tc);
     return s;
 }

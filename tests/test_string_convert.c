@@ -168,7 +168,9 @@ START_TEST(unicode_to_ansi_truncates_with_overflow)
     ck_status(RtlUnicodeStringToAnsiString(&d, &s, FALSE), STATUS_BUFFER_OVERFLOW);
     ck_assert_uint_eq(d.Length, 3); /* MaximumLength - 1 characters and the NUL */
     ck_assert_str_eq(buf, "abc");
-    ck_status(RtlUnicodeStringToOemString(&d, &s, FALSE), STATUS_BUFFER_OVERFLOW);
+    memset(buf, 'Z', sizeof buf);
+    ck_status(RtlUnicodeStringToOemString(&d, &s, FALSE), STATUS_BUFFER_OVERFLOW); /* OEM: nothing written */
+    ck_assert_int_eq(memcmp(buf, "ZZZZ", 4), 0);
     STRING none = {0, 0, NULL};
     ck_status(RtlUnicodeStringToAnsiString(&none, &s, FALSE), STATUS_BUFFER_OVERFLOW);
     UNICODE_STRING odd = {3, 6, (PWSTR)u"abc"};

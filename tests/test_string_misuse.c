@@ -76,6 +76,23 @@ START_TEST(freeing_a_non_pool_buffer_is_bad_pool_caller_40)
 }
 END_TEST
 
+/* RtlFreeOemString, unlike its siblings, leaves the structure as it was: a second call frees again. */
+static void free_oem_string_twice(void *arg)
+{
+    UNICODE_STRING u = us(u"oem");
+    OEM_STRING o;
+    (void)arg;
+    RtlUnicodeStringToOemString(&o, &u, TRUE);
+    RtlFreeOemString(&o);
+    RtlFreeOemString(&o);
+}
+
+START_TEST(freeing_an_oem_string_twice_is_bad_pool_caller_7)
+{
+    expect_stop(free_oem_string_twice, NULL, BAD_POOL_CALLER, 0x07, ANY);
+}
+END_TEST
+
 /* Windows frees string buffers untagged, so a buffer under the driver's own tag may go this way. */
 START_TEST(a_driver_tagged_buffer_may_be_freed_by_rtl_free)
 {
@@ -96,6 +113,7 @@ Suite *string_misuse_suite(void)
     tcase_add_test(tc, freeing_a_string_twice_is_bad_pool_caller_7);
     tcase_add_test(tc, freeing_a_non_pool_buffer_is_bad_pool_caller_40);
     tcase_add_test(tc, a_driver_tagged_buffer_may_be_freed_by_rtl_free);
+    tcase_add_test(tc, freeing_an_oem_string_twice_is_bad_pool_caller_7);
     suite_add_tcase(s, tc);
     return s;
 }

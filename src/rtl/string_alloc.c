@@ -23,7 +23,11 @@ VOID RtlpFreeStringBuffer(PVOID Buffer)
         ExFreePool(Buffer);
 }
 
-/* The Free routines clear the structure, so a second free of the same string is harmless. */
+/*
+ * RtlFreeUnicodeString and RtlFreeAnsiString clear the structure, so a second free of the same
+ * string is harmless. RtlFreeOemString does not (nor does Windows'): freeing an OEM string twice is
+ * the double free it is on Windows.
+ */
 VOID NTAPI RtlFreeUnicodeString(PUNICODE_STRING UnicodeString)
 {
     RtlpFreeStringBuffer(UnicodeString->Buffer);
@@ -40,7 +44,7 @@ VOID NTAPI RtlFreeAnsiString(PANSI_STRING AnsiString)
 
 VOID NTAPI RtlFreeOemString(POEM_STRING OemString)
 {
-    RtlFreeAnsiString(OemString);
+    RtlpFreeStringBuffer(OemString->Buffer);
 }
 
 VOID NTAPI RtlFreeUTF8String(PUTF8_STRING Utf8String)
@@ -70,18 +74,22 @@ BOOLEAN NTAPI RtlCreateUnicodeString(PUNICODE_STRING DestinationString, PCWSTR S
 /*
  * Flags: NULL_TERMINATE adds a NUL after the copy; ALLOCATE_NULL_STRING (only with NULL_TERMINATE,
  * as on Windows) makes an empty source give a one-character buffer holding just the NUL instead of
- * a NULL Buffer. An invalid source string, unknown flags or ALLOCATE_NULL_STRING alone are
- * STATUS_INVALID_PARAMETER; a source of 0xFFFE bytes cannot take a NUL: STATUS_NAME_TOO_LONG.
+ * a NULL Buffer. A NULL StringIn is an empty string. A source RtlValidateUnicodeString refuses,
+ * unknown flags or ALLOCATE_NULL_STRING alone are STATUS_INVALID_PARAMETER; a source of 0xFFFE
+ * bytes cannot take a NUL: STATUS_NAME_TOO_LONG.
  */
 NTSTATUS NTAPI RtlDuplicateUnicodeString(ULONG Flags, PCUNICODE_STRING StringIn, PUNICODE_STRING StringOut)
 {
     const ULONG Known = RTL_DUPLICATE_UNICODE_STRING_NULL_TERMINATE | RTL_DUPLICATE_UNICODE_STRING_ALLOCATE_NULL_STRING;
+    static const UNICODE_STRING Empty = {0, 0, NULL};
     BOOLEAN Terminate = (Flags & RTL_DUPLICATE_UNICODE_STRING_NULL_TERMINATE) != 0;
     SIZE_T Bytes;
 
-    if (StringIn == NULL || StringOut == NULL || (Flags & ~Known) != 0 ||
-        Flags == RTL_DUPLICATE_UNICODE_STRING_ALLOCATE_NULL_STRING || !RtlpIsValidUnicodeString(StringIn))
+    if (StringOut == NULL || (Flags & ~Known) != 0 || Flags == RTL_DUPLICATE_UNICODE_STRING_ALLOCATE_NULL_STRING ||
+        !NT_SUCCESS(RtlValidateUnicodeString(0, StringIn)))
         return STATUS_INVALID_PARAMETER;
+    if (StringIn == NULL)
+        StringIn = &Empty;
     if (StringIn->Length == 0 && Flags != Known) {
         StringOut->Buffer = NULL;
         StringOut->Length = StringOut->MaximumLength = 0;

@@ -15,19 +15,14 @@ WCHAR NTAPI RtlDowncaseUnicodeChar(WCHAR SourceCharacter)
 }
 
 /*
- * An ANSI character is upcased as Unicode and brought back: 0xE9 (e acute) becomes 0xC9 and 0xFF
- * (y diaeresis) becomes 0x9F (Y diaeresis, which 1252 has). A character whose uppercase the code
- * page lacks (0xB5, micro sign, whose uppercase is Greek Mu) stays as it is.
+ * Only 'a'..'z' change. Windows' RtlUpperChar sends characters above 'z' through the code page's
+ * tables, but it compares a signed CHAR with 'z', so the bytes 0x80-0xFF (negative) come back
+ * unchanged before reaching them, and 0x7B-0x7F have no case. So on Windows RtlUpperString leaves
+ * "\xE9" (e acute) alone and RtlEqualString(.., TRUE) tells e acute from E acute; ntmem keeps that.
  */
 CHAR NTAPI RtlUpperChar(CHAR Character)
 {
-    UCHAR Byte = (UCHAR)Character, Upper;
-
-    if (Byte < 0x80)
-        return (CHAR)((Byte >= 'a' && Byte <= 'z') ? Byte - 0x20 : Byte);
-    if (!RtlpUnicodeToCodePageChar(&RtlpAnsiCodePage, RtlpUpcase(RtlpAnsiToUnicode[Byte]), &Upper))
-        return Character;
-    return (CHAR)Upper;
+    return (CHAR)((Character >= 'a' && Character <= 'z') ? Character - ('a' - 'A') : Character);
 }
 
 /* Copies what fits of SourceString, upcased, into DestinationString (which may be the source). */

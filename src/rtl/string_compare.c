@@ -94,8 +94,10 @@ NTSTATUS NTAPI RtlHashUnicodeString(PCUNICODE_STRING String, BOOLEAN CaseInSensi
 {
     ULONG Hash = 0;
 
-    if (String == NULL || HashValue == NULL ||
-        (HashAlgorithm != HASH_STRING_ALGORITHM_DEFAULT && HashAlgorithm != HASH_STRING_ALGORITHM_X65599) ||
+    if (String == NULL || HashValue == NULL)
+        return STATUS_INVALID_PARAMETER;
+    *HashValue = 0; /* what Windows leaves behind for an unknown algorithm */
+    if ((HashAlgorithm != HASH_STRING_ALGORITHM_DEFAULT && HashAlgorithm != HASH_STRING_ALGORITHM_X65599) ||
         !RtlpIsValidUnicodeString(String))
         return STATUS_INVALID_PARAMETER;
     for (SIZE_T Index = 0; Index < String->Length / sizeof(WCHAR); Index++) {
@@ -106,12 +108,13 @@ NTSTATUS NTAPI RtlHashUnicodeString(PCUNICODE_STRING String, BOOLEAN CaseInSensi
     return STATUS_SUCCESS;
 }
 
+/* Ignoring case, this search compares downcased characters (Windows' choice here, unlike the compares). */
 static BOOLEAN RtlpInCharSet(WCHAR Char, PCUNICODE_STRING CharSet, BOOLEAN CaseInSensitive)
 {
     if (CaseInSensitive)
-        Char = RtlpUpcase(Char);
+        Char = RtlpDowncase(Char);
     for (SIZE_T Index = 0; Index < CharSet->Length / sizeof(WCHAR); Index++) {
-        WCHAR Member = CaseInSensitive ? RtlpUpcase(CharSet->Buffer[Index]) : CharSet->Buffer[Index];
+        WCHAR Member = CaseInSensitive ? RtlpDowncase(CharSet->Buffer[Index]) : CharSet->Buffer[Index];
         if (Member == Char)
             return TRUE;
     }
@@ -135,8 +138,10 @@ NTSTATUS NTAPI RtlFindCharInUnicodeString(ULONG Flags, PCUNICODE_STRING StringTo
     BOOLEAN CaseInSensitive = (Flags & RTL_FIND_CHAR_IN_UNICODE_STRING_CASE_INSENSITIVE) != 0;
     SIZE_T Count;
 
+    if (NonInclusivePrefixLength != NULL)
+        *NonInclusivePrefixLength = 0;
     if ((Flags & ~Known) != 0 || StringToSearch == NULL || CharSet == NULL || NonInclusivePrefixLength == NULL ||
-        !RtlpIsValidUnicodeString(StringToSearch) || !RtlpIsValidUnicodeString(CharSet))
+        !NT_SUCCESS(RtlValidateUnicodeString(0, StringToSearch)) || !NT_SUCCESS(RtlValidateUnicodeString(0, CharSet)))
         return STATUS_INVALID_PARAMETER;
     Count = StringToSearch->Length / sizeof(WCHAR);
     if (Flags & RTL_FIND_CHAR_IN_UNICODE_STRING_START_AT_END) {
@@ -154,6 +159,5 @@ NTSTATUS NTAPI RtlFindCharInUnicodeString(ULONG Flags, PCUNICODE_STRING StringTo
             }
         }
     }
-    *NonInclusivePrefixLength = 0;
     return STATUS_NOT_FOUND;
 }

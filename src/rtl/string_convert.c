@@ -103,12 +103,13 @@ static NTSTATUS RtlpCodePageStringToUnicode(const RTLP_CODEPAGE *CodePage, PUNIC
 
 /*
  * Unicode to 8-bit; unmappable characters become '?'. Allocating: an exact-size 'Strg' paged
- * buffer. Not allocating and too small: as much as fits (MaximumLength - 1 characters and a NUL)
- * and STATUS_BUFFER_OVERFLOW, the warning that says the result is cut short, as Windows does; a
- * destination with no room at all gets nothing.
+ * buffer. Not allocating and too small: STATUS_BUFFER_OVERFLOW. For ANSI, Windows first converts
+ * as much as fits (MaximumLength - 1 characters and a NUL: the warning then means "cut short"),
+ * which GetProfileStringA-style callers rely on; for OEM it writes nothing. A destination with no
+ * room at all gets nothing either way.
  */
 static NTSTATUS RtlpUnicodeStringToCodePage(const RTLP_CODEPAGE *CodePage, PSTRING Destination,
-                                            PCUNICODE_STRING Source, BOOLEAN Allocate)
+                                            PCUNICODE_STRING Source, BOOLEAN Allocate, BOOLEAN Truncate)
 {
     ULONG Size;
     SIZE_T Count;
@@ -128,7 +129,7 @@ static NTSTATUS RtlpUnicodeStringToCodePage(const RTLP_CODEPAGE *CodePage, PSTRI
         Destination->Buffer = Target;
         Destination->MaximumLength = (USHORT)Size;
     } else {
-        if (Destination->MaximumLength == 0)
+        if (Destination->MaximumLength == 0 || (Size > Destination->MaximumLength && !Truncate))
             return STATUS_BUFFER_OVERFLOW;
         if (Size > Destination->MaximumLength) {
             Count = Destination->MaximumLength - 1u;
@@ -157,13 +158,15 @@ NTSTATUS NTAPI RtlOemStringToUnicodeString(PUNICODE_STRING DestinationString, PC
 NTSTATUS NTAPI RtlUnicodeStringToAnsiString(PANSI_STRING DestinationString, PCUNICODE_STRING SourceString,
                                             BOOLEAN AllocateDestinationString)
 {
-    return RtlpUnicodeStringToCodePage(&RtlpAnsiCodePage, DestinationString, SourceString, AllocateDestinationString);
+    return RtlpUnicodeStringToCodePage(&RtlpAnsiCodePage, DestinationString, SourceString, AllocateDestinationString,
+                                       TRUE);
 }
 
 NTSTATUS NTAPI RtlUnicodeStringToOemString(POEM_STRING DestinationString, PCUNICODE_STRING SourceString,
                                            BOOLEAN AllocateDestinationString)
 {
-    return RtlpUnicodeStringToCodePage(&RtlpOemCodePage, DestinationString, SourceString, AllocateDestinationString);
+    return RtlpUnicodeStringToCodePage(&RtlpOemCodePage, DestinationString, SourceString, AllocateDestinationString,
+                                       FALSE);
 }
 
 /* ---- buffers: convert what fits, report how many bytes were written, never fail ---------------- */

@@ -4,9 +4,10 @@
 #include <string.h>
 
 /*
- * The copies cannot fail: they take what fits in the destination's MaximumLength and add a NUL
- * when there is room after it, as documented. A NULL source gives an empty destination. A
- * destination whose MaximumLength is odd holds whole characters only.
+ * The copies cannot fail: they take what fits in the destination's MaximumLength. A NULL source
+ * gives an empty destination. RtlCopyUnicodeString adds a NUL when a whole character fits after
+ * the copy; RtlCopyString never does (Windows' does not: an 8-bit counted string is not a C
+ * string). A Unicode destination whose MaximumLength is odd holds whole characters only.
  */
 VOID NTAPI RtlCopyString(PSTRING DestinationString, const STRING *SourceString)
 {
@@ -19,8 +20,6 @@ VOID NTAPI RtlCopyString(PSTRING DestinationString, const STRING *SourceString)
     Length = SourceString->Length < DestinationString->MaximumLength ? SourceString->Length
                                                                       : DestinationString->MaximumLength;
     memmove(DestinationString->Buffer, SourceString->Buffer, Length);
-    if (Length < DestinationString->MaximumLength)
-        DestinationString->Buffer[Length] = ANSI_NULL;
     DestinationString->Length = Length;
 }
 
