@@ -229,6 +229,17 @@ START_TEST(unicode_string_copy_cat_printf)
     ck_status(RtlUnicodeStringInit(&init, (PCWSTR)u"abc"), STATUS_SUCCESS);
     ck_assert_uint_eq(init.Length, 6);
     ck_assert_uint_eq(init.MaximumLength, 8);
+    PWCH huge = malloc(40000 * sizeof(WCHAR));
+    for (int i = 0; i < 40000; i++)
+        huge[i] = 'w';
+    huge[32767] = 0; /* 32767 characters: one more than a UNICODE_STRING holds with its NUL */
+    ck_status(RtlUnicodeStringInit(&init, huge), STATUS_INVALID_PARAMETER);
+    ck_assert_uint_eq(init.Length, 0);
+    ck_assert_ptr_null(init.Buffer);
+    huge[32766] = 0;
+    ck_status(RtlUnicodeStringInit(&init, huge), STATUS_SUCCESS);
+    ck_assert_uint_eq(init.Length, 65532);
+    free(huge);
 }
 END_TEST
 

@@ -188,11 +188,15 @@ static BOOLEAN RtlpIsSafeUnicodeString(PCUNICODE_STRING String)
            (String->Buffer != NULL || String->MaximumLength == 0);
 }
 
+/* The destination is emptied first, so it is a valid empty string even when the source is refused. */
 NTSTATUS NTAPI RtlUnicodeStringInit(PUNICODE_STRING DestinationString, NTSTRSAFE_PCWSTR pszSrc)
 {
-    SIZE_T Count = pszSrc != NULL ? RtlpWideLength(pszSrc) : 0;
+    SIZE_T Count = 0;
 
-    if (DestinationString == NULL || Count > NTSTRSAFE_UNICODE_STRING_MAX_CCH - 1)
+    if (DestinationString == NULL)
+        return STATUS_INVALID_PARAMETER;
+    memset(DestinationString, 0, sizeof *DestinationString);
+    if (pszSrc != NULL && !NT_SUCCESS(RtlpLength(pszSrc, NTSTRSAFE_UNICODE_STRING_MAX_CCH, sizeof(WCHAR), &Count)))
         return STATUS_INVALID_PARAMETER;
     DestinationString->Buffer = (PWSTR)pszSrc;
     DestinationString->Length = (USHORT)(Count * sizeof(WCHAR));
