@@ -44,4 +44,14 @@ static inline long strg_live(void)
     return (long)t.PagedAllocs - (long)t.PagedFrees;
 }
 
+/* Runs one suite the way every string test's main does; the exit status is ctest's verdict. */
+static inline int stringtest_run(Suite *suite)
+{
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed ? 1 : 0;
+}
+
 #endif /* NTMEM_TESTS_STRINGTEST_H */

@@ -310,9 +310,5 @@ Suite *string_convert_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(string_convert_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return stringtest_run(string_convert_suite());
 }
