@@ -114,6 +114,14 @@ START_TEST(printf_truncates_with_overflow)
     ck_assert(wide_is(w, u"12345"));
     ck_status(RtlStringCchPrintfW(w, 6, (PCWSTR)u"%x", 0xABCu), STATUS_SUCCESS);
     ck_assert(wide_is(w, u"abc"));
+    /* a huge width is cut at the buffer at once, not padded for a second */
+    ck_status(RtlStringCchPrintfA(a, sizeof a, "%999999999d|%s", 1, "x"), STATUS_BUFFER_OVERFLOW);
+    ck_narrow(a, "       ");
+    /* %n writes nothing but still takes its argument */
+    int count = 77;
+    ck_status(RtlStringCchPrintfA(a, sizeof a, "ab%ncd%d", &count, 5), STATUS_SUCCESS);
+    ck_narrow(a, "abcd5");
+    ck_assert_int_eq(count, 77);
 }
 END_TEST
 

@@ -5,9 +5,11 @@
 #include <string.h>
 
 /*
- * Output goes unit by unit into a bounded buffer; what does not fit is counted as truncation, not
- * written. Text arrives as narrow bytes or UTF-16 units and is converted to the output's width
- * through the ANSI code page. Nothing here depends on the host's wchar_t.
+ * Output goes unit by unit into a bounded buffer; the first unit that does not fit marks the
+ * output truncated, and from then on the loops stop early (nothing more could be written, and a
+ * huge width or string must not cost time). Text arrives as narrow bytes or UTF-16 units and is
+ * converted to the output's width through the ANSI code page. Nothing here depends on the host's
+ * wchar_t.
  */
 static VOID RtlpEmitUnit(PRTLP_FORMAT_OUTPUT Out, ULONG Unit)
 {
@@ -39,9 +41,9 @@ static VOID RtlpEmitWide(PRTLP_FORMAT_OUTPUT Out, WCHAR Char)
     RtlpEmitUnit(Out, Byte);
 }
 
-static VOID RtlpPad(PRTLP_FORMAT_OUTPUT Out, LONG Count, UCHAR Fill)
+static VOID RtlpPad(PRTLP_FORMAT_OUTPUT Out, SIZE_T Count, UCHAR Fill)
 {
-    while (Count-- > 0)
+    while (Count-- > 0 && !Out->Truncated)
         RtlpEmitNarrow(Out, Fill);
 }
 
@@ -49,21 +51,21 @@ typedef struct _RTLP_SPEC {
     BOOLEAN Left, Plus, Space, Alternate, Zero;
     LONG Width;
     LONG Precision; /* -1: none */
-    UCHAR Size;     /* 'h' short, 'H' char, 'l' 32-bit, 'L' 64-bit, 'P' pointer-sized, 'D' long double, 'w' wide */
+    UCHAR Size;     /* 0 int, 'h' short, 'H' char, 'l' 32-bit, 'L' 64-bit, 'P' pointer-sized, 'D' long double */
     BOOLEAN WideText, NarrowText;
 } RTLP_SPEC;
 
 /* Text of Count units (narrow bytes or UTF-16), cut to the precision, padded to the width. */
 static VOID RtlpEmitText(PRTLP_FORMAT_OUTPUT Out, const RTLP_SPEC *Spec, const void *Text, SIZE_T Count, BOOLEAN Wide)
 {
-    LONG Pad;
+    SIZE_T Pad;
 
     if (Spec->Precision >= 0 && (SIZE_T)Spec->Precision < Count)
         Count = (SIZE_T)Spec->Precision;
-    Pad = Spec->Width > (LONG)Count ? Spec->Width - (LONG)Count : 0;
+    Pad = (SIZE_T)Spec->Width > Count ? (SIZE_T)Spec->Width - Count : 0;
     if (!Spec->Left)
         RtlpPad(Out, Pad, ' ');
-    for (SIZE_T Index = 0; Index < Count; Index++) {
+    for (SIZE_T Index = 0; Index < Count && !Out->Truncated; Index++) {
         if (Wide)
             RtlpEmitWide(Out, ((PCWCH)Text)[Index]);
         else
@@ -154,7 +156,11 @@ static LONGLONG RtlpSignedArgument(const RTLP_SPEC *Spec, va_list *Args)
     }
 }
 
-/* Floating point goes through the C library into a narrow buffer; the digits are plain ASCII. */
+/*
+ * Floating point goes through the C library into a narrow buffer; the digits are plain ASCII.
+ * Width and precision are capped (400 and 100) to keep that buffer bounded: kernel code hardly
+ * formats floats at all, let alone that wide.
+ */
 static VOID RtlpEmitFloat(PRTLP_FORMAT_OUTPUT Out, const RTLP_SPEC *Spec, char Conversion, va_list *Args)
 {
     char Format[32], Text[512];
@@ -312,7 +318,7 @@ VOID RtlpFormat(PRTLP_FORMAT_OUTPUT Out, const void *Format, va_list *Args)
         ULONG Char = Peek(Format, At++);
         RTLP_SPEC Spec;
 
-        if (Char == 0)
+        if (Char == 0 || Out->Truncated)
             return;
         if (Char != '%') {
             RtlpEmitUnit(Out, Char);
