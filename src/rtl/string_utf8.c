@@ -57,7 +57,8 @@ static ULONG RtlpDecodeUtf8(const UCHAR *Source, ULONG Count, ULONG *Index, BOOL
  * With a NULL destination, reports the bytes the whole result needs. Otherwise writes whole
  * characters while they fit (a surrogate pair is never split) and returns STATUS_BUFFER_TOO_SMALL
  * when not all did, with the count of what was written. STATUS_SOME_NOT_MAPPED (a success) when
- * ill-formed input was replaced.
+ * ill-formed input was replaced. The count may be NULL when there is a destination; both NULL is
+ * STATUS_INVALID_PARAMETER, as documented.
  */
 NTSTATUS NTAPI RtlUTF8ToUnicodeN(PWSTR UnicodeStringDestination, ULONG UnicodeStringMaxByteCount,
                                  PULONG UnicodeStringActualByteCount, PCCH UTF8StringSource, ULONG UTF8StringByteCount)
@@ -68,7 +69,7 @@ NTSTATUS NTAPI RtlUTF8ToUnicodeN(PWSTR UnicodeStringDestination, ULONG UnicodeSt
 
     if (UTF8StringSource == NULL)
         return STATUS_INVALID_PARAMETER_4;
-    if (UnicodeStringActualByteCount == NULL)
+    if (UnicodeStringDestination == NULL && UnicodeStringActualByteCount == NULL)
         return STATUS_INVALID_PARAMETER;
     while (Index < UTF8StringByteCount) {
         ULONG Char = RtlpDecodeUtf8(Source, UTF8StringByteCount, &Index, &Bad);
@@ -76,7 +77,8 @@ NTSTATUS NTAPI RtlUTF8ToUnicodeN(PWSTR UnicodeStringDestination, ULONG UnicodeSt
 
         if (UnicodeStringDestination != NULL) {
             if (Written + Units > Room) {
-                *UnicodeStringActualByteCount = Written * sizeof(WCHAR);
+                if (UnicodeStringActualByteCount != NULL)
+                    *UnicodeStringActualByteCount = Written * sizeof(WCHAR);
                 return STATUS_BUFFER_TOO_SMALL;
             }
             if (Units == 2) {
@@ -88,7 +90,8 @@ NTSTATUS NTAPI RtlUTF8ToUnicodeN(PWSTR UnicodeStringDestination, ULONG UnicodeSt
         }
         Written += Units;
     }
-    *UnicodeStringActualByteCount = Written * sizeof(WCHAR);
+    if (UnicodeStringActualByteCount != NULL)
+        *UnicodeStringActualByteCount = Written * sizeof(WCHAR);
     return Bad ? STATUS_SOME_NOT_MAPPED : STATUS_SUCCESS;
 }
 
@@ -102,7 +105,7 @@ NTSTATUS NTAPI RtlUnicodeToUTF8N(PCHAR UTF8StringDestination, ULONG UTF8StringMa
 
     if (UnicodeStringSource == NULL)
         return STATUS_INVALID_PARAMETER_4;
-    if (UTF8StringActualByteCount == NULL)
+    if (UTF8StringDestination == NULL && UTF8StringActualByteCount == NULL)
         return STATUS_INVALID_PARAMETER;
     if (UnicodeStringByteCount % sizeof(WCHAR) != 0)
         return STATUS_INVALID_PARAMETER_5;
@@ -139,7 +142,8 @@ NTSTATUS NTAPI RtlUnicodeToUTF8N(PCHAR UTF8StringDestination, ULONG UTF8StringMa
         }
         if (UTF8StringDestination != NULL) {
             if (Written + Bytes > UTF8StringMaxByteCount) {
-                *UTF8StringActualByteCount = Written;
+                if (UTF8StringActualByteCount != NULL)
+                    *UTF8StringActualByteCount = Written;
                 return STATUS_BUFFER_TOO_SMALL;
             }
             for (ULONG Byte = 0; Byte < Bytes; Byte++)
@@ -147,6 +151,7 @@ NTSTATUS NTAPI RtlUnicodeToUTF8N(PCHAR UTF8StringDestination, ULONG UTF8StringMa
         }
         Written += Bytes;
     }
-    *UTF8StringActualByteCount = Written;
+    if (UTF8StringActualByteCount != NULL)
+        *UTF8StringActualByteCount = Written;
     return Bad ? STATUS_SOME_NOT_MAPPED : STATUS_SUCCESS;
 }
