@@ -1,6 +1,8 @@
 /* test_string_basic.c - counted strings: init, copy, append, compare, prefix, hash, search, allocation and its pool tag. */
 #include <uchar.h>
 
+#include <ntmem.h>
+
 #include "stringtest.h"
 
 /* ---- init -------------------------------------------------------------------------------------- */
@@ -522,6 +524,29 @@ START_TEST(every_allocating_routine_shows_in_the_tag_table_and_frees_back)
 }
 END_TEST
 
+/* With the pool refusing everything (Driver Verifier's low resources simulation at 100%), each
+ * allocating routine reports STATUS_NO_MEMORY (or FALSE) and leaves nothing behind. */
+START_TEST(out_of_pool_every_allocating_routine_says_no_memory)
+{
+    UNICODE_STRING u, src = us(u"text");
+    STRING a = as("text"), o;
+    long before = strg_live();
+
+    ntmem_set_low_resources(100, 1, 0);
+    ntmem_set_verifier_flags(NTMEM_VERIFIER_LOW_RESOURCES);
+    ck_assert(!RtlCreateUnicodeString(&u, (PCWSTR)u"text"));
+    ck_status(RtlDuplicateUnicodeString(1, &src, &u), STATUS_NO_MEMORY);
+    ck_status(RtlAnsiStringToUnicodeString(&u, &a, TRUE), STATUS_NO_MEMORY);
+    ck_status(RtlOemStringToUnicodeString(&u, &a, TRUE), STATUS_NO_MEMORY);
+    ck_status(RtlUnicodeStringToAnsiString(&o, &src, TRUE), STATUS_NO_MEMORY);
+    ck_status(RtlUnicodeStringToOemString(&o, &src, TRUE), STATUS_NO_MEMORY);
+    ck_status(RtlUpcaseUnicodeString(&u, &src, TRUE), STATUS_NO_MEMORY);
+    ck_status(RtlDowncaseUnicodeString(&u, &src, TRUE), STATUS_NO_MEMORY);
+    ntmem_set_verifier_flags(0);
+    ck_assert_int_eq(strg_live(), before);
+}
+END_TEST
+
 START_TEST(validate_unicode_string_is_windows_well_formed)
 {
     UNICODE_STRING ok = us(u"ab"), empty = {0, 0, NULL}, odd_len = {1, 4, (PWSTR)u"ab"},
@@ -574,6 +599,7 @@ Suite *string_basic_suite(void)
     tcase_add_test(tc, every_allocating_routine_shows_in_the_tag_table_and_frees_back);
     tcase_add_test(tc, string_statuses_map_to_win32_errors);
     tcase_add_test(tc, validate_unicode_string_is_windows_well_formed);
+    tcase_add_test(tc, out_of_pool_every_allocating_routine_says_no_memory);
     suite_add_tcase(s, tc);
     return s;
 }
