@@ -163,7 +163,6 @@ typedef char *PSZ;
 typedef WCHAR *PWCH;
 typedef const WCHAR *PCWCH;
 typedef CHAR *PCH;
-typedef const CHAR *PCCHAR;
 
 typedef struct _UNICODE_STRING {
     USHORT Length;
