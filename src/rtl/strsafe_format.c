@@ -98,16 +98,23 @@ static VOID RtlpEmitString(PRTLP_FORMAT_OUTPUT Out, const RTLP_SPEC *Spec, const
     RtlpEmitText(Out, Spec, Text, Count, Wide);
 }
 
-/* Digits, sign and prefix laid out the C way (precision = minimum digits, '0' flag pads after the sign). */
+/*
+ * Digits, sign and prefix laid out the C way: precision is the minimum number of digits, the '0'
+ * flag pads after the sign and prefix (and is ignored with a precision or '-'), '+' and ' ' apply
+ * to signed conversions only, '#' gives hex a 0x/0X prefix (not for 0) and makes octal start with 0.
+ */
 static VOID RtlpEmitInteger(PRTLP_FORMAT_OUTPUT Out, const RTLP_SPEC *Spec, ULONGLONG Magnitude, BOOLEAN Negative,
-                            ULONG Base, BOOLEAN Upper, const char *Prefix)
+                            BOOLEAN Signed, ULONG Base, BOOLEAN Upper)
 {
     const char *Digits = Upper ? "0123456789ABCDEF" : "0123456789abcdef";
+    const char *Prefix = "";
     char Buffer[72];
-    LONG Count = 0, Zeros, Pad, Length;
-    char Sign = Negative ? '-' : Spec->Plus ? '+' : Spec->Space ? ' ' : 0;
-    LONG PrefixLength = (LONG)strlen(Prefix);
+    LONG Count = 0, Zeros, Pad, Length, PrefixLength;
+    char Sign = Negative ? '-' : !Signed ? 0 : Spec->Plus ? '+' : Spec->Space ? ' ' : 0;
 
+    if (Spec->Alternate && Base == 16 && Magnitude != 0)
+        Prefix = Upper ? "0X" : "0x";
+    PrefixLength = (LONG)strlen(Prefix);
     while (Magnitude != 0) {
         Buffer[Count++] = Digits[Magnitude % Base];
         Magnitude /= Base;
@@ -115,6 +122,8 @@ static VOID RtlpEmitInteger(PRTLP_FORMAT_OUTPUT Out, const RTLP_SPEC *Spec, ULON
     if (Count == 0 && Spec->Precision != 0)
         Buffer[Count++] = '0';
     Zeros = Spec->Precision > Count ? Spec->Precision - Count : 0;
+    if (Spec->Alternate && Base == 8 && Zeros == 0 && (Count == 0 || Buffer[Count - 1] != '0'))
+        Zeros = 1;
     Length = Count + Zeros + (Sign != 0) + PrefixLength;
     Pad = Spec->Width > Length ? Spec->Width - Length : 0;
     if (Spec->Zero && !Spec->Left && Spec->Precision < 0) {
@@ -237,29 +246,24 @@ static VOID RtlpConvert(PRTLP_FORMAT_OUTPUT Out, RTLP_SPEC *Spec, ULONG Conversi
     case 'd':
     case 'i': {
         LONGLONG Value = RtlpSignedArgument(Spec, Args);
-        RtlpEmitInteger(Out, Spec, Value < 0 ? 0ull - (ULONGLONG)Value : (ULONGLONG)Value, Value < 0, 10, FALSE, "");
+        RtlpEmitInteger(Out, Spec, Value < 0 ? 0ull - (ULONGLONG)Value : (ULONGLONG)Value, Value < 0, TRUE, 10, FALSE);
         break;
     }
     case 'u':
-        RtlpEmitInteger(Out, Spec, RtlpUnsignedArgument(Spec, Args), FALSE, 10, FALSE, "");
+        RtlpEmitInteger(Out, Spec, RtlpUnsignedArgument(Spec, Args), FALSE, FALSE, 10, FALSE);
         break;
-    case 'o': {
-        ULONGLONG Value = RtlpUnsignedArgument(Spec, Args);
-        RtlpEmitInteger(Out, Spec, Value, FALSE, 8, FALSE, Spec->Alternate && Value != 0 ? "0" : "");
+    case 'o':
+        RtlpEmitInteger(Out, Spec, RtlpUnsignedArgument(Spec, Args), FALSE, FALSE, 8, FALSE);
         break;
-    }
     case 'x':
-    case 'X': {
-        ULONGLONG Value = RtlpUnsignedArgument(Spec, Args);
-        const char *Prefix = Spec->Alternate && Value != 0 ? (Conversion == 'x' ? "0x" : "0X") : "";
-        RtlpEmitInteger(Out, Spec, Value, FALSE, 16, Conversion == 'X', Prefix);
+    case 'X':
+        RtlpEmitInteger(Out, Spec, RtlpUnsignedArgument(Spec, Args), FALSE, FALSE, 16, Conversion == 'X');
         break;
-    }
     case 'p':
         /* Windows prints a pointer as all its hex digits, upper case, no prefix. */
         Spec->Precision = (LONG)(2 * sizeof(PVOID));
-        Spec->Plus = Spec->Space = FALSE;
-        RtlpEmitInteger(Out, Spec, (ULONG_PTR)va_arg(*Args, PVOID), FALSE, 16, TRUE, "");
+        Spec->Alternate = FALSE;
+        RtlpEmitInteger(Out, Spec, (ULONG_PTR)va_arg(*Args, PVOID), FALSE, FALSE, 16, TRUE);
         break;
     case 'c':
     case 'C':
