@@ -94,6 +94,19 @@ START_TEST(constant_and_declared_strings)
     ck_assert_uint_eq(d.Length, 0);
     ck_assert_uint_eq(d.MaximumLength, 32);
     ck_assert_ptr_eq(d.Buffer, d_buffer);
+
+    WCHAR wb[10];
+    CHAR nb[7];
+    UNICODE_STRING e = {5, 5, NULL};
+    ANSI_STRING f = {5, 5, NULL};
+    RtlInitEmptyUnicodeString(&e, wb, sizeof wb);
+    RtlInitEmptyAnsiString(&f, nb, sizeof nb);
+    ck_assert_uint_eq(e.Length, 0);
+    ck_assert_uint_eq(e.MaximumLength, 20);
+    ck_assert_ptr_eq(e.Buffer, wb);
+    ck_assert_uint_eq(f.Length, 0);
+    ck_assert_uint_eq(f.MaximumLength, 7);
+    ck_assert_ptr_eq(f.Buffer, nb);
 }
 END_TEST
 
@@ -356,6 +369,8 @@ START_TEST(integer_to_unicode_string_bases_and_room)
     ck_status(RtlInt64ToUnicodeString(0xFFFFFFFFull, 2, &w), STATUS_SUCCESS);
     ck_assert_uint_eq(w.Length, 64);
     ck_status(RtlInt64ToUnicodeString(0x100000000ull, 2, &w), STATUS_BUFFER_OVERFLOW);
+    ck_status(RtlIntPtrToUnicodeString((ULONG_PTR)0xFFFFFFFFFFull, 16, &w), STATUS_SUCCESS);
+    ck_assert(us_is(&w, u"FFFFFFFFFF"));
 }
 END_TEST
 
