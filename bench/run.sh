@@ -53,6 +53,7 @@ for ((r = 0; r < rounds; r++)); do
   [ -x "$build/bench/bench_seh" ] && run "$build/bench/bench_seh" -r 1
   [ -x "$build/bench/bench_pager" ] && run "$build/bench/bench_pager" -r 1
   [ -x "$build/bench/bench_virtual" ] && run "$build/bench/bench_virtual" -r 1
+  [ -x "$build/bench/bench_string" ] && run "$build/bench/bench_string" -r 1
   # One process per heap workload, so a crash in one (a heap corruption report) costs only its row.
   if [ -x "$build/bench/bench_heap" ]; then
     for w in heap_pairs heap_larson heap_frag; do run "$build/bench/bench_heap" -r 1 "$w"; done
@@ -61,7 +62,7 @@ done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Medians over the rounds, one line per measurement: "<workload> <allocator> <median> <unit>".
-medians=$(grep -hE '^(pairs|threads1|threads2|cross|churn|slack|header|slist_pair|slist_cas|lapairs|lathreads1|lathreads2|seh_try|seh_av|seh_vectored|pager_pagein|vm_alloc|vm_query|vm_guard|heap_pairs|heap_larson|heap_frag|heap_compact) ' "$raw" |
+medians=$(grep -hE '^(pairs|threads1|threads2|cross|churn|slack|header|slist_pair|slist_cas|lapairs|lathreads1|lathreads2|seh_try|seh_av|seh_vectored|pager_pagein|vm_alloc|vm_query|vm_guard|heap_pairs|heap_larson|heap_frag|heap_compact|str_cmp_ci|str_upcase) ' "$raw" |
   awk '{ print $1, $2, $3, $4 }' | sort -k1,1 -k2,2 -k3,3g |
   awk '{ k = $1 " " $2; if (!(k in n)) order[++m] = k; n[k]++; v[k, n[k]] = $3; u[k] = $4 }
        END { for (i = 1; i <= m; i++) { k = order[i]; c = n[k]
@@ -165,6 +166,9 @@ target() {
     [ -n "$mi" ] && printf '; ntmem/mimalloc %s' "$(calc "$n / $mi")" ;;
   heap_frag) printf 'target <= 1.3: %s' "$(verdict "$n <= 1.3")" ;;
   heap_compact) printf 'target > 0 MB: %s' "$(verdict "$n > 0")" ;;
+  str_cmp_ci | str_upcase)
+    local c=${M["$1 towupper"]:-}
+    [ -n "$c" ] && printf 'glibc towupper loop %s ns, ratio %s, target <= 1: %s' "$c" "$(calc "$n / $c")" "$(verdict "$n <= $c")" ;;
   esac
 }
 
@@ -193,6 +197,8 @@ rows=(
   "heap_larson|heap: larson-like, 2 threads swapping blocks: M free+alloc ops/s, total (higher is better)"
   "heap_frag|heap: private heap after churn, cbCommitted / live requested bytes (lower is better)"
   "heap_compact|heap: commit charge HeapCompact returns with 5% of 32 MB left live: MB (higher is better)"
+  "str_cmp_ci|strings: RtlCompareUnicodeString case-insensitive, 16-80 chars equal but for case: ns (lower is better)"
+  "str_upcase|strings: RtlUpcaseUnicodeString of 16-80 chars into a caller's buffer: ns (lower is better)"
 )
 
 table() {

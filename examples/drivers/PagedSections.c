@@ -66,7 +66,7 @@ __attribute__((visibility("default"))) NTSTATUS ntmem_driver_test(PDRIVER_OBJECT
     ULONG sum = SumPagedTable();
     ULONG64 back = PageInsSinceLastLook();
     KdPrint(("PagedSections: %s pages written, sum %lu, %s pages read back for the call\n",
-             written >= 2 ? "PAGE code and data" : "too few", (unsigned long)sum, back >= 2 ? "its" : "not all of"));
+             written >= 2 ? "PAGE code and data" : "too few", sum, back >= 2 ? "its" : "not all of"));
 
     /* 2. Seed 002: MmLockPagableDataSection keeps the data resident, usable at DISPATCH_LEVEL. */
     PVOID data = MmLockPagableDataSection(PagedTable);
@@ -76,7 +76,7 @@ __attribute__((visibility("default"))) NTSTATUS ntmem_driver_test(PDRIVER_OBJECT
     ULONG first = FirstEntry(); /* locked code reading locked data at DISPATCH_LEVEL */
     KeLowerIrql(old);
     KdPrint(("PagedSections: locked sections used at DISPATCH_LEVEL (entry %lu), %llu pages read back\n",
-             (unsigned long)first, (unsigned long long)PageInsSinceLastLook()));
+             first, (unsigned long long)PageInsSinceLastLook()));
     MmUnlockPagableImageSection(code);
     MmUnlockPagableImageSection(data);
     /* A handle locks again without the address (seed 002: MmLockPagableSectionByHandle). */

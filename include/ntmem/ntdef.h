@@ -22,6 +22,7 @@
 #define DECLSPEC_NORETURN __attribute__((noreturn))
 #define DECLSPEC_RESTRICT
 #define DECLSPEC_ALIGN(x) __attribute__((aligned(x)))
+#define DECLSPEC_SELECTANY __attribute__((weak))
 #define _In_
 #define _In_opt_
 #define _Out_
@@ -156,12 +157,53 @@ typedef struct _STRING {
 } STRING, *PSTRING, ANSI_STRING, *PANSI_STRING, OEM_STRING, *POEM_STRING;
 typedef const STRING *PCSTRING, *PCANSI_STRING, *PCOEM_STRING;
 
+typedef STRING UTF8_STRING, *PUTF8_STRING;
+typedef const char *PCSZ;
+typedef char *PSZ;
+typedef WCHAR *PWCH;
+typedef const WCHAR *PCWCH;
+typedef CHAR *PCH;
+
 typedef struct _UNICODE_STRING {
     USHORT Length;
     USHORT MaximumLength;
     PWSTR Buffer;
 } UNICODE_STRING, *PUNICODE_STRING;
 typedef const UNICODE_STRING *PCUNICODE_STRING;
+#define UNICODE_NULL ((WCHAR)0)
+#define ANSI_NULL ((CHAR)0)
+#define UNICODE_STRING_MAX_BYTES ((USHORT)65534)
+#define UNICODE_STRING_MAX_CHARS (32767)
+#define MAXUSHORT 0xffff
+#define MAXULONG 0xffffffffUL
+
+/*
+ * Counted strings over literals: RTL_CONSTANT_STRING("abc") for a STRING, RTL_CONSTANT_STRING(u"abc")
+ * (or L"abc" with -fshort-wchar) for a UNICODE_STRING. Length leaves out the NUL, MaximumLength
+ * counts it. In C++ the literal is const, so an overload hands back the non-const pointer the
+ * structures hold, as the WDK's C++ form does.
+ */
+#ifdef __cplusplus
+inline PCHAR RtlpConstantStringBuffer(const CHAR *String) { return const_cast<PCHAR>(String); }
+inline PWCH RtlpConstantStringBuffer(const WCHAR *String) { return const_cast<PWCH>(String); }
+#define RTL_CONSTANT_STRING(s) {sizeof(s) - sizeof((s)[0]), sizeof(s), RtlpConstantStringBuffer(s)}
+#else
+#define RTL_CONSTANT_STRING(s) {sizeof(s) - sizeof((s)[0]), sizeof(s), (s)}
+#endif
+
+#define DECLARE_CONST_UNICODE_STRING(_var, _string)                                                  \
+    const WCHAR _var##_buffer[] = _string;                                                           \
+    const UNICODE_STRING _var = {sizeof(_string) - sizeof(WCHAR), sizeof(_string), (PWCH)_var##_buffer}
+#ifdef __cplusplus
+#define DECLARE_GLOBAL_CONST_UNICODE_STRING(_var, _str) \
+    extern const DECLSPEC_SELECTANY UNICODE_STRING _var = RTL_CONSTANT_STRING(_str)
+#else
+#define DECLARE_GLOBAL_CONST_UNICODE_STRING(_var, _str) \
+    const DECLSPEC_SELECTANY UNICODE_STRING _var = RTL_CONSTANT_STRING(_str)
+#endif
+#define DECLARE_UNICODE_STRING_SIZE(_var, _size)                                                     \
+    WCHAR _var##_buffer[_size];                                                                      \
+    UNICODE_STRING _var = {0, (_size) * sizeof(WCHAR), _var##_buffer}
 
 /* ---- virtual memory: protections, allocation types, region information (winnt.h / wdm.h) ---- */
 #define PAGE_NOACCESS 0x01

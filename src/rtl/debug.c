@@ -1,6 +1,7 @@
 /* debug.c - debugger output (DbgPrint, DbgPrintEx) and checked-build assertions (RtlAssert). */
 #include "ke/ke.h"
 #include "os/os.h"
+#include "rtl/strsafe_format.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,13 +14,21 @@
  */
 #define RTLP_DEBUG_MESSAGE_MAX 512
 
+/*
+ * The format is Windows' (the same engine as ntstrsafe.h), so drivers' %wZ, %Z, %ws and %S print
+ * the strings they mean rather than what glibc would make of them.
+ */
 static void RtlpDebugPrint(PCSTR Format, va_list Args)
 {
     char Message[RTLP_DEBUG_MESSAGE_MAX];
-    int Length = vsnprintf(Message, sizeof Message, Format, Args);
+    RTLP_FORMAT_OUTPUT Out = {Message, FALSE, FALSE, sizeof Message - 1, 0};
+    va_list Copy;
 
-    if (Length > 0)
-        OsWriteStderr(Message, (size_t)Length < sizeof Message ? (size_t)Length : sizeof Message - 1);
+    va_copy(Copy, Args);
+    RtlpFormat(&Out, Format, &Copy);
+    va_end(Copy);
+    if (Out.Used > 0)
+        OsWriteStderr(Message, Out.Used);
 }
 
 ULONG DbgPrint(PCSTR Format, ...)
@@ -64,7 +73,7 @@ ULONG DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...)
 VOID NTAPI RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName, ULONG LineNumber, PSTR MutableMessage)
 {
     DbgPrint("*** Assertion failed: %s\n***   Source File: %s, line %lu\n", (const char *)VoidFailedAssertion,
-             (const char *)VoidFileName, (unsigned long)LineNumber);
+             (const char *)VoidFileName, LineNumber); /* %lu is a ULONG here, as on Windows */
     if (MutableMessage != NULL)
         DbgPrint("***   Message: %s\n", MutableMessage);
     RtlRaiseStatus(STATUS_ASSERTION_FAILURE);
