@@ -58,6 +58,42 @@ START_TEST(selected_blocks_end_at_a_page_and_unselected_ones_use_normal_pool)
 }
 END_TEST
 
+/* When special pool is exhausted, selected requests are served from normal pool and counted as
+ * fallbacks; the fraction served is Allocations / Considered. (Each test runs in a fresh child, so
+ * nothing of special pool is committed when it starts.) */
+START_TEST(exhausted_special_pool_falls_back_to_normal_pool)
+{
+    enum { N = 10, ROOM = 4 };
+    special_on(0, 0, 0, FALSE);
+    ntmem_set_special_pool_limit(ROOM * 2 * PAGE_SIZE); /* two pages a block */
+    NTMEM_SPECIAL_POOL_INFO before, after;
+    ntmem_query_special_pool(&before);
+    PUCHAR blocks[N];
+    int special = 0;
+    for (int i = 0; i < N; i++) {
+        blocks[i] = ExAllocatePoolWithTag(NonPagedPoolNx, 32, 'pSpF');
+        ck_assert_ptr_nonnull(blocks[i]);
+        memset(blocks[i], i, 32);
+        NTMEM_POOL_BLOCK_INFO info;
+        ck_assert_int_eq(ntmem_pool_lookup(blocks[i], &info), STATUS_SUCCESS);
+        BOOLEAN at_page_end = (((ULONG_PTR)blocks[i] + 32) & (PAGE_SIZE - 1)) == 0;
+        ck_assert(at_page_end == (i < ROOM)); /* the first ROOM in special pool, then normal pool */
+        special += at_page_end;
+    }
+    ntmem_query_special_pool(&after);
+    ck_assert_int_eq(special, ROOM);
+    ck_assert_uint_eq(after.Considered - before.Considered, N);
+    ck_assert_uint_eq(after.Allocations - before.Allocations, ROOM);
+    ck_assert_uint_eq(after.Fallbacks - before.Fallbacks, N - ROOM);
+    for (int i = 0; i < N; i++) {
+        ck_assert_uint_eq(blocks[i][31], (UCHAR)i);
+        ExFreePoolWithTag(blocks[i], 'pSpF');
+    }
+    ck_assert_uint_eq(ntmem_set_special_pool_limit(0), ROOM * 2 * PAGE_SIZE);
+    special_off();
+}
+END_TEST
+
 START_TEST(verify_start_puts_the_block_at_the_start_of_its_page)
 {
     special_on(0, 0, 0, TRUE);
@@ -185,6 +221,7 @@ int main(void)
     TCase *t = tcase_create("special pool");
     tcase_add_test(t, selected_blocks_end_at_a_page_and_unselected_ones_use_normal_pool);
     tcase_add_test(t, verify_start_puts_the_block_at_the_start_of_its_page);
+    tcase_add_test(t, exhausted_special_pool_falls_back_to_normal_pool);
     tcase_add_test(t, faults_on_special_pool_are_stop_d6_and_d5);
     tcase_add_test(t, damage_found_at_free_is_stop_c1_with_its_subtype);
     suite_add_tcase(s, t);

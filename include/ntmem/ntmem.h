@@ -163,6 +163,10 @@ typedef struct _NTMEM_SPECIAL_POOL_INFO {
 } NTMEM_SPECIAL_POOL_INFO, *PNTMEM_SPECIAL_POOL_INFO;
 
 NTMEM_API VOID ntmem_set_special_pool(PCNTMEM_SPECIAL_POOL_SETTINGS Settings);
+/* How much system PTE space special pool may commit (two pages a block, counting blocks freed but
+ * still held inaccessible); 0 restores the whole region. Returns the previous limit. For exercising
+ * the fallback to normal pool when special pool is exhausted. */
+NTMEM_API SIZE_T ntmem_set_special_pool_limit(SIZE_T Bytes);
 
 /* Low resources simulation (NTMEM_VERIFIER=low_resources=percent:seed:grace): after Grace pool
  * allocations, each one fails with Percent% probability, from one seeded sequence per process (a

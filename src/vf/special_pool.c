@@ -89,6 +89,18 @@ NTMEM_API VOID ntmem_set_special_pool(PCNTMEM_SPECIAL_POOL_SETTINGS settings)
     pthread_mutex_unlock(&VfSpecialLock);
 }
 
+NTMEM_API SIZE_T ntmem_set_special_pool_limit(SIZE_T bytes)
+{
+    MiEnsureInitialized();
+    MI_REGION *r = &MiSystemSpace.Regions[MiSystemPteRegion];
+    pthread_mutex_lock(&r->Lock);
+    SIZE_T old = r->LimitPages << PAGE_SHIFT;
+    SIZE_T pages = bytes == 0 ? r->Pages : bytes >> PAGE_SHIFT;
+    r->LimitPages = pages > r->Pages ? r->Pages : pages;
+    pthread_mutex_unlock(&r->Lock);
+    return old;
+}
+
 NTMEM_API VOID ntmem_query_special_pool(PNTMEM_SPECIAL_POOL_INFO info)
 {
     pthread_mutex_lock(&VfSpecialLock);
