@@ -144,6 +144,30 @@ START_TEST(fail_sweep_fails_the_kth_request)
 }
 END_TEST
 
+/* With a driver loaded, low resources simulation fails only the driver's requests (Driver Verifier
+ * injects faults only into the drivers it verifies): the host's own allocations go on. */
+START_TEST(low_resources_fails_only_the_drivers_requests)
+{
+    ntmem_set_low_resources(100, 1, 0);
+    ntmem_set_verifier_flags(NTMEM_VERIFIER_LOW_RESOURCES);
+    PNTMEM_DRIVER d;
+    NTSTATUS entry;
+    ck_assert_int_eq(ntmem_load_driver(PROBE, NULL, NULL, &d, &entry), STATUS_SUCCESS); /* its object: the host's */
+    ck_assert_int_eq(entry, STATUS_INSUFFICIENT_RESOURCES);
+    PVOID mine = ExAllocatePoolWithTag(NonPagedPool, 64, 'tsoH');
+    ck_assert_ptr_nonnull(mine);
+    ExFreePoolWithTag(mine, 'tsoH');
+    NTMEM_DRIVER_REPORT r;
+    ntmem_unload_driver(d, &r);
+    ck_assert(!r.UnloadCalled);
+    ck_assert_int_eq(r.Pool.Allocations, 0);
+    ck_assert_int_eq(r.LeakedAllocations, 0);
+    /* No driver registered any more: every request is a candidate again. */
+    ck_assert_ptr_null(ExAllocatePoolWithTag(NonPagedPool, 64, 'tsoH'));
+    ntmem_set_verifier_flags(0);
+}
+END_TEST
+
 static void load_faulty(void *mode)
 {
     char reg[160];
@@ -274,6 +298,7 @@ static Suite *suite(void)
     tcase_add_test(t, fail_sweep_fails_the_kth_request);
     tcase_add_test(t, leak_without_verifier_is_reported_not_fatal);
     tcase_add_test(t, paged_sections_page_and_lock);
+    tcase_add_test(t, low_resources_fails_only_the_drivers_requests);
     suite_add_tcase(s, t);
     TCase *death = tcase_create("death");
     tcase_add_test(death, spin_lock_held_at_return_is_0xE1);

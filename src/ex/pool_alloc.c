@@ -92,7 +92,7 @@ static PVOID ExpAllocate(ULONG type, SIZE_T bytes, ULONG tag, ULONG how, ULONG l
         KiBugCheckWithReason(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x03, irql, type, bytes,
                              "Driver Verifier: a must-succeed request for %zu bytes; one page is the most that "
                              "may be asked for", (size_t)bytes);
-    if (NTMEM_UNLIKELY(VfPoolSlowPath) && (VfCountRequest(), VfLowResourcesFail() || VfSweepFails()))
+    if (NTMEM_UNLIKELY(VfPoolSlowPath) && (VfCountRequest(), VfInjectFailure()))
         goto fail; /* Driver Verifier's low resources simulation, or the fail sweep's chosen request */
     EXP_POOL_THREAD *t = ExpCurrentPoolThread();
     if (NTMEM_UNLIKELY(VfSpecialPoolOn) && !(how & (EXP_QUOTA | EXP_CACHE_ALIGN))) {

@@ -324,9 +324,14 @@ NTMEM_API VOID ntmem_verifier_fail_driver_allocation(PVOID handle, ULONG64 Numbe
     pthread_mutex_unlock(&VfTrackLock);
 }
 
-BOOLEAN VfSweepFails(void)
+BOOLEAN VfInjectFailure(void)
 {
-    if (__atomic_load_n(&VfSweepArmed, __ATOMIC_RELAXED) == 0)
+    if (__atomic_load_n(&VfRegisteredDrivers, __ATOMIC_RELAXED) == 0)
+        return VfLowResourcesFail(); /* no driver images: every request is a candidate */
+    /* With drivers loaded, faults go only to their requests, as Driver Verifier injects them only
+     * into the drivers it verifies (the host's own allocations, a DRIVER_OBJECT, never fail). */
+    BOOLEAN low = (__atomic_load_n(&VfFlags, __ATOMIC_RELAXED) & NTMEM_VERIFIER_LOW_RESOURCES) != 0;
+    if (__atomic_load_n(&VfSweepArmed, __ATOMIC_RELAXED) == 0 && !low)
         return FALSE;
     void *stack[VF_STACK + 8];
     int frames = backtrace(stack, VF_STACK + 8);
@@ -342,5 +347,5 @@ BOOLEAN VfSweepFails(void)
         }
     }
     pthread_mutex_unlock(&VfTrackLock);
-    return fail;
+    return fail || (driver >= 0 && low && VfLowResourcesFail());
 }

@@ -49,8 +49,9 @@ NTMEM_HIDDEN void VfTrackFree(PVOID Block);
 /* Whether Address lies in a registered driver image (bug checks choose 0xD1 over 0x0A by it); read
  * without the lock, from the fault path. */
 NTMEM_HIDDEN BOOLEAN VfIsDriverAddress(const void *Address);
-/* The fail sweep: TRUE when this request is the one chosen to fail for the driver on the stack. */
-NTMEM_HIDDEN BOOLEAN VfSweepFails(void);
+/* TRUE when this pool request is to fail: low resources simulation or the fail sweep's chosen request.
+ * While driver images are registered only their requests are candidates. */
+NTMEM_HIDDEN BOOLEAN VfInjectFailure(void);
 /* The switches or the registered drivers changed: decide whether the pool's fast paths step aside. */
 NTMEM_HIDDEN void VfRecomputeSlowPath(void);
 
