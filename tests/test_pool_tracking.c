@@ -36,6 +36,25 @@ START_TEST(allocations_are_counted_for_the_driver_until_freed)
 }
 END_TEST
 
+/* Without pool tracking an unload with pool left returns the count; the leaked blocks then belong to
+ * no driver, so a driver registered later in the same slot is not charged when they are freed. */
+START_TEST(leaks_without_the_verifier_are_counted_then_forgotten)
+{
+    PVOID d = ntmem_verifier_register_driver("first.sys", __executable_start, (SIZE_T)(etext - __executable_start));
+    PVOID leaked = ExAllocatePoolWithTag(NonPagedPoolNx, 100, 'kaeL');
+    ck_assert_uint_eq(ntmem_verifier_unload_driver(d), 1);
+    PVOID e = ntmem_verifier_register_driver("second.sys", __executable_start, (SIZE_T)(etext - __executable_start));
+    ck_assert_ptr_eq(e, d); /* the same slot again */
+    ExFreePoolWithTag(leaked, 'kaeL');
+    NTMEM_DRIVER_POOL_INFO info;
+    ck_assert_int_eq(ntmem_query_driver_pool(e, &info), STATUS_SUCCESS);
+    ck_assert_uint_eq(info.Frees, 0);
+    ck_assert_uint_eq(info.Outstanding, 0);
+    ck_assert_uint_eq(info.CurrentBytes, 0);
+    ck_assert_uint_eq(ntmem_verifier_unload_driver(e), 0);
+}
+END_TEST
+
 static volatile int leaky_calls;
 
 static __attribute__((noinline)) void leaky_dispatch_routine(void)
@@ -79,6 +98,7 @@ int main(void)
     Suite *s = suite_create("pool tracking");
     TCase *t = tcase_create("pool tracking");
     tcase_add_test(t, allocations_are_counted_for_the_driver_until_freed);
+    tcase_add_test(t, leaks_without_the_verifier_are_counted_then_forgotten);
     tcase_add_test(t, unloading_with_pool_outstanding_is_stop_c4_62_with_a_report);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);

@@ -272,8 +272,21 @@ NTMEM_API ULONG64 ntmem_verifier_unload_driver(PVOID handle)
                                  "driver %s unloaded with %llu pool allocation(s) not freed (listed above)", d->Name,
                                  (unsigned long long)outstanding);
         }
-        /* Without the verifier Windows says nothing; the blocks stay allocated, and stay tracked so
-         * that a later free of one is still counted, but belong to no loaded driver any more. */
+        /* Without the verifier Windows says nothing; the blocks stay allocated but belong to no
+         * driver any more: their records go, so a later driver in this slot is not charged for
+         * their frees. */
+        for (ULONG b = 0; b < VF_BUCKETS; b++) {
+            for (VF_TRACKED **p = &VfBuckets[b]; *p != NULL;) {
+                VF_TRACKED *t = *p;
+                if (t->Driver != index) {
+                    p = &t->Next;
+                    continue;
+                }
+                *p = t->Next;
+                free(t);
+            }
+        }
+        d->Outstanding = 0;
     }
     __atomic_store_n(&d->Loaded, FALSE, __ATOMIC_RELEASE);
     if (d->FailAt != 0)
