@@ -317,6 +317,25 @@ START_TEST(swprintf_is_the_legacy_form)
 }
 END_TEST
 
+START_TEST(itoa_signs_only_in_radix_10)
+{
+    char b[40];
+    wchar_t w[40];
+
+    ck_assert_ptr_eq(_itoa(-123, b, 10), b);
+    ck_assert_str_eq(b, "-123");
+    ck_assert_str_eq(_itoa(0, b, 10), "0");
+    ck_assert_str_eq(_itoa(INT_MIN, b, 10), "-2147483648");
+    ck_assert_str_eq(_itoa(-1, b, 16), "ffffffff"); /* other radixes: the 32 bits, unsigned */
+    ck_assert_str_eq(_itoa(-1, b, 2), "11111111111111111111111111111111");
+    ck_assert_str_eq(_itoa(35, b, 36), "z");
+    ck_assert_str_eq(_itoa(5, b, 1), "");
+    ck_assert_ptr_eq(_itow(-42, w, 10), w);
+    ck_assert(wcscmp(w, L"-42") == 0);
+    ck_assert(wcscmp(_itow(255, w, 16), L"ff") == 0);
+}
+END_TEST
+
 /* sprintf stays glibc's (replacing it would change the host process): C formats, not Windows'. */
 START_TEST(sprintf_is_glibc)
 {
@@ -344,6 +363,7 @@ Suite *crt_string_suite(void)
     tcase_add_test(tc, snprintf_windows_conversions);
     tcase_add_test(tc, snwprintf_legacy_truncation_and_flipped_conversions);
     tcase_add_test(tc, swprintf_is_the_legacy_form);
+    tcase_add_test(tc, itoa_signs_only_in_radix_10);
     tcase_add_test(tc, sprintf_is_glibc);
     suite_add_tcase(s, tc);
     return s;

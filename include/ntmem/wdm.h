@@ -461,6 +461,7 @@ NTSYSAPI PCHAR _strlwr(PCHAR String);
 NTSYSAPI PCHAR _strupr(PCHAR String);
 NTSYSAPI int _snprintf(PCHAR Buffer, size_t Count, PCSTR Format, ...);
 NTSYSAPI int _vsnprintf(PCHAR Buffer, size_t Count, PCSTR Format, va_list ArgList);
+NTSYSAPI PCHAR _itoa(int Value, PCHAR Buffer, int Radix);
 
 NTSYSAPI PWCHAR _wcsrev(PWCHAR String);
 NTSYSAPI int _wcsicmp(PCWSTR String1, PCWSTR String2);
@@ -471,6 +472,7 @@ NTSYSAPI PWCHAR _wcslwr(PWCHAR String);
 NTSYSAPI PWCHAR _wcsupr(PWCHAR String);
 NTSYSAPI int _snwprintf(PWCHAR Buffer, size_t Count, PCWSTR Format, ...);
 NTSYSAPI int _vsnwprintf(PWCHAR Buffer, size_t Count, PCWSTR Format, va_list ArgList);
+NTSYSAPI PWCHAR _itow(int Value, PWCHAR Buffer, int Radix);
 
 NTSYSAPI size_t ntmem_wcslen(PCWSTR String);
 NTSYSAPI PWCHAR ntmem_wcscpy(PWCHAR Destination, PCWSTR Source);
