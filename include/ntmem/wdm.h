@@ -4,7 +4,17 @@
 
 #include "ntdef.h"
 #include "excpt.h"
+#include <stdarg.h>
 #include <string.h>
+/* Under 16-bit wchar_t the C library's wide declarations come first, so the CRT block's macros
+ * (below the Rtl string block) cannot rename them, whichever order the driver includes things in. */
+#if defined(__SIZEOF_WCHAR_T__) && __SIZEOF_WCHAR_T__ == 2
+#ifdef __cplusplus
+#include <cwchar>
+#else
+#include <wchar.h>
+#endif
+#endif
 
 NTMEM_BEGIN_DECLS
 
@@ -423,6 +433,95 @@ NTSYSAPI VOID NTAPI RtlFreeUnicodeString(PUNICODE_STRING UnicodeString);
 NTSYSAPI VOID NTAPI RtlFreeOemString(POEM_STRING OemString);
 NTSYSAPI VOID NTAPI RtlFreeUTF8String(PUTF8_STRING Utf8String);
 /* ==== end of Rtl counted strings ============================================================== */
+
+/* ==== C runtime string routines (the kernel CRT that ntoskrnl exports) =========================
+ * The CRT half of the seeds' table of string services, with the Windows kernel CRT's semantics.
+ * - The standard narrow routines (strlen, strcpy, strncpy, strcat, strncat, strcmp, strncmp,
+ *   strchr, strrchr, strspn, strstr) are glibc's, from <string.h>: the same contract.
+ *   sprintf/vsprintf are glibc's too and format the C way (%S, %Z, %wZ unknown, %ld 64 bits):
+ *   replacing them would change the whole host process. For Windows formats use _snprintf or
+ *   RtlStringCbPrintfA.
+ * - Microsoft's own names are exported under those names. Case is the "C" locale's: only
+ *   'A'-'Z'/'a'-'z' change, in the narrow and in the wide routines alike (the NT CRT's towlower
+ *   is ASCII-only; RtlUpcaseUnicodeString and RtlCompareUnicodeString are the Unicode-aware ones).
+ * - _snprintf and its kin: at most Count characters; a NUL only when the output is shorter than
+ *   Count; the length written, or -1 when the output did not fit. A NULL Buffer with Count 0
+ *   returns the length the output needs. Formats are Windows' (see ntstrsafe.h).
+ * - The standard wide routines work on 16-bit WCHARs, so they cannot be glibc's (32-bit wchar_t)
+ *   and must not be exported under glibc's names either. They are ntmem_wcs*; when the driver is
+ *   built with 16-bit wchar_t (-fshort-wchar, the way L"..." means WCHAR), the Windows names are
+ *   macros for them. Other glibc wide routines (wcscspn, wcstol, wmemcpy, ...) keep 32-bit units
+ *   and are wrong for such strings. */
+NTSYSAPI PCHAR _strrev(PCHAR String);
+NTSYSAPI int _stricmp(PCSTR String1, PCSTR String2);
+NTSYSAPI int _strnicmp(PCSTR String1, PCSTR String2, size_t Count);
+NTSYSAPI PCHAR _strset(PCHAR String, int Char);
+NTSYSAPI PCHAR _strnset(PCHAR String, int Char, size_t Count);
+NTSYSAPI PCHAR _strlwr(PCHAR String);
+NTSYSAPI PCHAR _strupr(PCHAR String);
+NTSYSAPI int _snprintf(PCHAR Buffer, size_t Count, PCSTR Format, ...);
+NTSYSAPI int _vsnprintf(PCHAR Buffer, size_t Count, PCSTR Format, va_list ArgList);
+NTSYSAPI PCHAR _itoa(int Value, PCHAR Buffer, int Radix);
+
+NTSYSAPI PWCHAR _wcsrev(PWCHAR String);
+NTSYSAPI int _wcsicmp(PCWSTR String1, PCWSTR String2);
+NTSYSAPI int _wcsnicmp(PCWSTR String1, PCWSTR String2, size_t Count);
+NTSYSAPI PWCHAR _wcsset(PWCHAR String, WCHAR Char);
+NTSYSAPI PWCHAR _wcsnset(PWCHAR String, WCHAR Char, size_t Count);
+NTSYSAPI PWCHAR _wcslwr(PWCHAR String);
+NTSYSAPI PWCHAR _wcsupr(PWCHAR String);
+NTSYSAPI int _snwprintf(PWCHAR Buffer, size_t Count, PCWSTR Format, ...);
+NTSYSAPI int _vsnwprintf(PWCHAR Buffer, size_t Count, PCWSTR Format, va_list ArgList);
+NTSYSAPI PWCHAR _itow(int Value, PWCHAR Buffer, int Radix);
+
+NTSYSAPI size_t ntmem_wcslen(PCWSTR String);
+NTSYSAPI PWCHAR ntmem_wcscpy(PWCHAR Destination, PCWSTR Source);
+NTSYSAPI PWCHAR ntmem_wcsncpy(PWCHAR Destination, PCWSTR Source, size_t Count);
+NTSYSAPI PWCHAR ntmem_wcscat(PWCHAR Destination, PCWSTR Source);
+NTSYSAPI PWCHAR ntmem_wcsncat(PWCHAR Destination, PCWSTR Source, size_t Count);
+NTSYSAPI int ntmem_wcscmp(PCWSTR String1, PCWSTR String2);
+NTSYSAPI int ntmem_wcsncmp(PCWSTR String1, PCWSTR String2, size_t Count);
+NTSYSAPI PWCHAR ntmem_wcschr(PCWSTR String, WCHAR Char);
+NTSYSAPI PWCHAR ntmem_wcsrchr(PCWSTR String, WCHAR Char);
+NTSYSAPI size_t ntmem_wcsspn(PCWSTR String, PCWSTR Accept);
+NTSYSAPI PWCHAR ntmem_wcsstr(PCWSTR String, PCWSTR Search);
+/* The kernel's legacy swprintf: no count (the ISO form with one is glibc's). */
+NTSYSAPI int ntmem_swprintf(PWCHAR Buffer, PCWSTR Format, ...);
+
+#if defined(__SIZEOF_WCHAR_T__) && __SIZEOF_WCHAR_T__ == 2
+/* glibc's fortified <wchar.h> may have made swprintf a macro. */
+#undef swprintf
+#define wcslen ntmem_wcslen
+#define wcscpy ntmem_wcscpy
+#define wcsncpy ntmem_wcsncpy
+#define wcscat ntmem_wcscat
+#define wcsncat ntmem_wcsncat
+#define wcscmp ntmem_wcscmp
+#define wcsncmp ntmem_wcsncmp
+#define wcschr ntmem_wcschr
+#define wcsrchr ntmem_wcsrchr
+#define wcsspn ntmem_wcsspn
+#define wcsstr ntmem_wcsstr
+#define swprintf ntmem_swprintf
+#ifdef __cplusplus
+/* So std::wcslen and the rest (and libstdc++'s own uses) reach the same functions. */
+namespace std {
+using ::ntmem_wcslen;
+using ::ntmem_wcscpy;
+using ::ntmem_wcsncpy;
+using ::ntmem_wcscat;
+using ::ntmem_wcsncat;
+using ::ntmem_wcscmp;
+using ::ntmem_wcsncmp;
+using ::ntmem_wcschr;
+using ::ntmem_wcsrchr;
+using ::ntmem_wcsspn;
+using ::ntmem_wcsstr;
+using ::ntmem_swprintf;
+}
+#endif
+#endif
+/* ==== end of C runtime string routines ========================================================= */
 
 /* ---- debug output and assertions -------------------------------------------------------------- */
 #define DPFLTR_ERROR_LEVEL 0

@@ -38,6 +38,21 @@ static inline SIZE_T RtlpWideLength(PCWSTR String)
     return Count;
 }
 
+/* One unit of a string that is narrow (Unit 1) or UTF-16 (Unit sizeof(WCHAR)), for the routines
+ * that serve both widths with one body (ntstrsafe.h, the CRT's _str and _wcs twins). */
+static inline ULONG RtlpUnitAt(const void *String, SIZE_T Index, SIZE_T Unit)
+{
+    return Unit == 1 ? ((const UCHAR *)String)[Index] : ((PCWCH)String)[Index];
+}
+
+static inline VOID RtlpSetUnit(void *String, SIZE_T Index, SIZE_T Unit, ULONG Value)
+{
+    if (Unit == 1)
+        ((PUCHAR)String)[Index] = (UCHAR)Value;
+    else
+        ((PWCH)String)[Index] = (WCHAR)Value;
+}
+
 /* ---- case tables (string_case_table.c, generated) ---------------------------------------------- */
 #define RTLP_CASE_SHIFT 6
 #define RTLP_CASE_MASK ((1u << RTLP_CASE_SHIFT) - 1)

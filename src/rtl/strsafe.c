@@ -11,19 +11,6 @@ static NTSTATUS RtlpValidateDestination(const void *Destination, SIZE_T Count)
     return Destination == NULL || Count == 0 || Count > NTSTRSAFE_MAX_CCH ? STATUS_INVALID_PARAMETER : STATUS_SUCCESS;
 }
 
-static ULONG RtlpUnitAt(const void *String, SIZE_T Index, SIZE_T Unit)
-{
-    return Unit == 1 ? ((const UCHAR *)String)[Index] : ((PCWCH)String)[Index];
-}
-
-static VOID RtlpSetUnit(void *String, SIZE_T Index, SIZE_T Unit, ULONG Value)
-{
-    if (Unit == 1)
-        ((PUCHAR)String)[Index] = (UCHAR)Value;
-    else
-        ((PWCH)String)[Index] = (WCHAR)Value;
-}
-
 /* Length of String within Max units; STATUS_INVALID_PARAMETER when no NUL is found there. */
 static NTSTATUS RtlpLength(const void *String, SIZE_T Max, SIZE_T Unit, SIZE_T *Length)
 {
@@ -162,21 +149,10 @@ NTSTATUS NTAPI RtlStringCbVPrintfW(NTSTRSAFE_PWSTR pszDest, size_t cbDest, NTSTR
     return RtlpPrintf(pszDest, cbDest / sizeof(WCHAR), TRUE, pszFormat, argList);
 }
 
-#define RTLP_PRINTF_ENTRY(Name, DestType, FormatType, Count, Wide)                                              \
-    NTSTATUS Name(DestType pszDest, size_t Size, FormatType pszFormat, ...)                                   \
-    {                                                                                                          \
-        va_list Args;                                                                                          \
-        NTSTATUS Status;                                                                                       \
-        va_start(Args, pszFormat);                                                                             \
-        Status = RtlpPrintf(pszDest, Count, Wide, pszFormat, Args);                                             \
-        va_end(Args);                                                                                          \
-        return Status;                                                                                         \
-    }
-
-RTLP_PRINTF_ENTRY(RtlStringCchPrintfA, NTSTRSAFE_PSTR, NTSTRSAFE_PCSTR, Size, FALSE)
-RTLP_PRINTF_ENTRY(RtlStringCchPrintfW, NTSTRSAFE_PWSTR, NTSTRSAFE_PCWSTR, Size, TRUE)
-RTLP_PRINTF_ENTRY(RtlStringCbPrintfA, NTSTRSAFE_PSTR, NTSTRSAFE_PCSTR, Size, FALSE)
-RTLP_PRINTF_ENTRY(RtlStringCbPrintfW, NTSTRSAFE_PWSTR, NTSTRSAFE_PCWSTR, Size / sizeof(WCHAR), TRUE)
+RTLP_VARIADIC_ENTRY(NTSTATUS, RtlStringCchPrintfA, NTSTRSAFE_PSTR, NTSTRSAFE_PCSTR, RtlStringCchVPrintfA)
+RTLP_VARIADIC_ENTRY(NTSTATUS, RtlStringCchPrintfW, NTSTRSAFE_PWSTR, NTSTRSAFE_PCWSTR, RtlStringCchVPrintfW)
+RTLP_VARIADIC_ENTRY(NTSTATUS, RtlStringCbPrintfA, NTSTRSAFE_PSTR, NTSTRSAFE_PCSTR, RtlStringCbVPrintfA)
+RTLP_VARIADIC_ENTRY(NTSTATUS, RtlStringCbPrintfW, NTSTRSAFE_PWSTR, NTSTRSAFE_PCWSTR, RtlStringCbVPrintfW)
 
 /* ---- UNICODE_STRING destinations: bounded by MaximumLength, no NUL ---------------------------- */
 

@@ -17,10 +17,8 @@ static VOID RtlpEmitUnit(PRTLP_FORMAT_OUTPUT Out, ULONG Unit)
         Out->Truncated = TRUE;
         return;
     }
-    if (Out->Wide)
-        ((PWCH)Out->Buffer)[Out->Used] = (WCHAR)Unit;
-    else
-        ((PCHAR)Out->Buffer)[Out->Used] = (CHAR)Unit;
+    if (Out->Buffer != NULL) /* else only counting */
+        RtlpSetUnit(Out->Buffer, Out->Used, Out->Wide ? sizeof(WCHAR) : 1, Unit);
     Out->Used++;
 }
 
