@@ -23,6 +23,7 @@ enum {
     RUN_BUGCHECK = 3, /* a bug check */
     RUN_CRASH = 4,    /* the child died otherwise (a signal no bug check explains) */
 };
+#define RUN_CHILD_BASE 100
 
 typedef struct _RUN_OPTIONS {
     ULONG Verifier;            /* NTMEM_VERIFIER_* */
@@ -171,13 +172,15 @@ static int RunDriver(const char *path, const char *registry, const RUN_OPTIONS *
         perror("ntmem-run: fork");
         return RUN_CRASH;
     }
+    /* The child's own verdicts are offset, so that any other exit status (a sanitizer's, an exit()
+     * in the driver) is told apart and counted as a crash. */
     if (pid == 0)
-        _exit(RunDriverChild(path, registry, o));
+        _exit(RUN_CHILD_BASE + RunDriverChild(path, registry, o));
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
+    if (WIFEXITED(status) && WEXITSTATUS(status) >= RUN_CHILD_BASE && WEXITSTATUS(status) <= RUN_CHILD_BASE + RUN_CRASH)
+        return WEXITSTATUS(status) - RUN_CHILD_BASE;
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && Shared->BugChecked)
         return RUN_BUGCHECK;
     return RUN_CRASH;
@@ -212,7 +215,7 @@ static int FailSweep(const char *path, const char *registry, RUN_OPTIONS o, ULON
         o.FailAt = k;
         int code = RunDriver(path, registry, &o);
         runs++;
-        if (code != RUN_BUGCHECK && code != RUN_CRASH && Shared->Injected == 0)
+        if ((code == RUN_CLEAN || code == RUN_LEAK) && Shared->Injected == 0)
             break; /* the driver made fewer than k requests: every path has been failed once */
         char buffer[160];
         if (code != RUN_CLEAN) {
