@@ -25,7 +25,7 @@ typedef enum _MI_PAGE_STATE {
     MiPageSystemUse          /* handed out by MiAllocateSystemPages */
 } MI_PAGE_STATE;
 
-/* One entry per system page, like the PFN database; 32 bytes so later issues can add paging state. */
+/* One entry per system page, like the PFN database (32 bytes; the pager keeps its flags in PagerFlags). */
 typedef struct _MI_PFN {
     UCHAR State;          /* MI_PAGE_STATE */
     UCHAR PoolType;       /* base POOL_TYPE of a big allocation */
