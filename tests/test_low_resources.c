@@ -48,6 +48,42 @@ START_TEST(after_the_grace_period_allocations_fail_at_the_rate_and_replay_by_see
 }
 END_TEST
 
+/* NTMEM_VERIFIER's syntax through ntmem_configure_verifier: flags and each switch's parameters are
+ * applied together; text with any mistake is refused and changes nothing. */
+START_TEST(a_switch_list_sets_flags_and_parameters_or_nothing)
+{
+    static const char *const bad[] = {"pool_trackin", "special_pool=tag:", "special_pool=size:16-64+bogus",
+                                      "low_resources=abc", "low_resources=5:1:2:3", "irql_checking=1",
+                                      "pool_tracking,,nonsense"};
+    ntmem_set_verifier_flags(NTMEM_VERIFIER_IRQL_CHECKING);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(ntmem_configure_verifier(bad[i]) == STATUS_INVALID_PARAMETER, "%s", bad[i]);
+        ck_assert_uint_eq(ntmem_get_verifier_flags(), NTMEM_VERIFIER_IRQL_CHECKING);
+    }
+    ck_assert_int_eq(ntmem_configure_verifier("pool_tracking,low_resources=100:7:3"), STATUS_SUCCESS);
+    ck_assert_uint_eq(ntmem_get_verifier_flags(), NTMEM_VERIFIER_POOL_TRACKING | NTMEM_VERIFIER_LOW_RESOURCES);
+    for (int i = 0; i < 5; i++) { /* a grace of 3, then every request fails */
+        PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 32, 'fnoC');
+        ck_assert(i < 3 ? p != NULL : p == NULL);
+        if (p != NULL)
+            ExFreePoolWithTag(p, 'fnoC');
+    }
+    ck_assert_int_eq(ntmem_configure_verifier("special_pool=tag:Spcl+size:16-64"), STATUS_SUCCESS);
+    ck_assert_uint_eq(ntmem_get_verifier_flags(), NTMEM_VERIFIER_SPECIAL_POOL);
+    PUCHAR in = ExAllocatePoolWithTag(NonPagedPoolNx, 32, 'lcpS'); /* 'Spcl' in memory */
+    PUCHAR other_tag = ExAllocatePoolWithTag(NonPagedPoolNx, 32, 'rhtO');
+    PUCHAR too_big = ExAllocatePoolWithTag(NonPagedPoolNx, 100, 'lcpS');
+    ck_assert_uint_eq(((ULONG_PTR)in + 32) & (PAGE_SIZE - 1), 0); /* at the end of its own page */
+    ck_assert_uint_ne(((ULONG_PTR)other_tag + 32) & (PAGE_SIZE - 1), 0);
+    ck_assert_uint_ne(((ULONG_PTR)too_big + 100) & (PAGE_SIZE - 1), 0);
+    ExFreePoolWithTag(in, 'lcpS');
+    ExFreePoolWithTag(other_tag, 'rhtO');
+    ExFreePoolWithTag(too_big, 'lcpS');
+    ck_assert_int_eq(ntmem_configure_verifier(""), STATUS_SUCCESS);
+    ck_assert_uint_eq(ntmem_get_verifier_flags(), 0);
+}
+END_TEST
+
 START_TEST(a_simulated_failure_behaves_as_exhaustion)
 {
     ntmem_set_low_resources(100, 1, 0);
@@ -94,6 +130,7 @@ int main(void)
     TCase *t = tcase_create("low resources");
     tcase_add_test(t, after_the_grace_period_allocations_fail_at_the_rate_and_replay_by_seed);
     tcase_add_test(t, a_simulated_failure_behaves_as_exhaustion);
+    tcase_add_test(t, a_switch_list_sets_flags_and_parameters_or_nothing);
     tcase_add_test(t, a_zero_byte_request_is_stop_c4_0_under_the_verifier_only);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);

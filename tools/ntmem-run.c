@@ -26,9 +26,7 @@ enum {
 #define RUN_CHILD_BASE 100
 
 typedef struct _RUN_OPTIONS {
-    ULONG Verifier;            /* NTMEM_VERIFIER_* */
-    const char *SpecialPool;   /* tag:Tag1+size:16-64+start, or NULL for every request */
-    const char *LowResources;  /* percent[:seed[:grace]] */
+    const char *Verifier;      /* switches in NTMEM_VERIFIER's syntax, for ntmem_configure_verifier */
     BOOLEAN NoTest;
     BOOLEAN Quiet;
     ULONG64 FailAt;            /* the fail sweep's k (0: none) */
@@ -39,8 +37,7 @@ typedef struct _RUN_SHARED {
     volatile int BugChecked;
     ULONG Code;
     ULONG_PTR P[4];
-    ULONG64 Requests;          /* allocation requests the driver made (fail sweep) */
-    ULONG64 Injected;
+    ULONG64 Injected;          /* requests the fail sweep failed in this run */
 } RUN_SHARED;
 
 static RUN_SHARED *Shared;
@@ -98,47 +95,12 @@ static void PrintSummary(const char *name, const NTMEM_DRIVER_REPORT *r)
         printf("    warning: %u pageable section(s) still locked at unload\n", r->LockedSections);
 }
 
-/* "tag:Tag1+size:16-64+start", the syntax NTMEM_VERIFIER's special_pool= takes. */
-static PCNTMEM_SPECIAL_POOL_SETTINGS ParseSpecialPool(const char *text)
-{
-    static NTMEM_SPECIAL_POOL_SETTINGS s;
-    memset(&s, 0, sizeof s);
-    s.MaxSize = 4096;
-    while (*text != '\0') {
-        char *end = (char *)text;
-        if (strncmp(text, "tag:", 4) == 0 && strlen(text) >= 8) {
-            memcpy(&s.Tag, text + 4, 4); /* as shown, which is the tag's memory order */
-            end = (char *)text + 8;
-        } else if (strncmp(text, "size:", 5) == 0) {
-            s.MinSize = strtoul(text + 5, &end, 0);
-            s.MaxSize = *end == '-' ? strtoul(end + 1, &end, 0) : s.MinSize;
-        } else if (strncmp(text, "start", 5) == 0) {
-            s.VerifyStart = TRUE;
-            end = (char *)text + 5;
-        } else {
-            fprintf(stderr, "ntmem-run: --special-pool: cannot read '%s'\n", text);
-            exit(RUN_USAGE);
-        }
-        text = end + (*end == '+');
-    }
-    return &s;
-}
-
 /* The child's work: load, run, unload; returns its exit code (a bug check never returns). */
 static int RunDriverChild(const char *path, const char *registry, const RUN_OPTIONS *o)
 {
     ntmem_set_bugcheck_hook(RecordBugCheck);
     setvbuf(stdout, NULL, _IOLBF, 0); /* in step with the driver's KdPrint lines on stderr */
-    if (o->SpecialPool != NULL)
-        ntmem_set_special_pool(ParseSpecialPool(o->SpecialPool));
-    if (o->LowResources != NULL) {
-        char *end;
-        ULONG percent = (ULONG)strtoul(o->LowResources, &end, 10);
-        ULONG64 seed = *end == ':' ? strtoull(end + 1, &end, 0) : 1;
-        ULONG64 grace = *end == ':' ? strtoull(end + 1, &end, 0) : 0;
-        ntmem_set_low_resources(percent, seed, grace);
-    }
-    ntmem_set_verifier_flags(o->Verifier);
+    ntmem_configure_verifier(o->Verifier); /* checked by main already */
     if (o->FailAt != 0)
         ntmem_verifier_fail_driver_allocation(NULL, o->FailAt);
     PNTMEM_DRIVER driver;
@@ -152,7 +114,6 @@ static int RunDriverChild(const char *path, const char *registry, const RUN_OPTI
         ntmem_run_driver_test(driver);
     NTMEM_DRIVER_REPORT report;
     ntmem_unload_driver(driver, &report);
-    Shared->Requests = report.Pool.AllocationRequests;
     Shared->Injected = report.Pool.FailuresInjected;
     if (!o->Quiet) {
         const char *base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
@@ -235,35 +196,33 @@ static int FailSweep(const char *path, const char *registry, RUN_OPTIONS o, ULON
 typedef struct _DEMO {
     const char *Driver;     /* file in the drivers directory */
     const char *Mode;       /* last registry element (the faulty driver's choice), or NULL */
-    ULONG Verifier;
-    const char *SpecialPool;
+    const char *Verifier;   /* NTMEM_VERIFIER's syntax */
     ULONG Expect;           /* 0: clean; RUN_LEAK; or a bug-check code */
     ULONG_PTR ExpectP1;
     BOOLEAN Sweep;
     const char *What;
 } DEMO;
 
-#define VF(x) NTMEM_VERIFIER_##x
 static const DEMO Demos[] = {
-    {"allocation_snippets", NULL, VF(POOL_TRACKING), NULL, 0, 0, FALSE, "seed 000: allocate and free with tags"},
-    {"LinkListTest", NULL, VF(POOL_TRACKING), NULL, 0, 0, FALSE, "seed 001: a LIST_ENTRY list of pool nodes"},
-    {"LookasideTest", NULL, VF(POOL_TRACKING), NULL, 0, 0, FALSE, "seed 001: a paged lookaside list"},
-    {"RtTest", NULL, 0, NULL, RUN_LEAK, 0, FALSE, "seed 001: Rtl memory routines (the sample leaks two buffers)"},
-    {"DisplayItsProcessName", NULL, 0, NULL, 0, 0, FALSE, "seed 001: DriverEntry runs in the System process"},
-    {"PagedSections", NULL, 0, NULL, 0, 0, FALSE, "seeds 001/002: PAGE, INIT and locked sections, MmLockPagable*"},
-    {"Faulty", "leak", VF(POOL_TRACKING), NULL, 0xC4, 0x62, FALSE, "pool tracking: leaked pool at unload"},
-    {"Faulty", "overrun", VF(SPECIAL_POOL), NULL, 0xD6, 0, FALSE, "special pool: a write past the end"},
-    {"Faulty", "corrupt", VF(SPECIAL_POOL), NULL, 0xC1, 0, FALSE, "special pool: the slack after a block overwritten"},
-    {"Faulty", "use-after-free", VF(SPECIAL_POOL), NULL, 0xD5, 0, FALSE, "special pool: a read after free"},
-    {"Faulty", "paged-at-dispatch", VF(IRQL_CHECKING), NULL, 0xD1, 0, FALSE, "IRQL checking: paged pool at DISPATCH_LEVEL"},
-    {"Faulty", "paged-code-at-dispatch", VF(IRQL_CHECKING), NULL, 0xD1, 0, FALSE, "IRQL checking: PAGE code run at DISPATCH_LEVEL"},
-    {"Faulty", "init-after-discard", 0, NULL, 0x50, 0, FALSE, "a call into INIT code after DriverEntry returned"},
-    {"Faulty", "zero-byte", VF(POOL_TRACKING), NULL, 0xC4, 0x00, FALSE, "a zero-byte allocation under the verifier"},
-    {"Faulty", "double-free", 0, NULL, 0xC2, 0x07, FALSE, "a double free"},
-    {"Faulty", "wrong-tag", 0, NULL, 0xC2, 0x0A, FALSE, "a free with the wrong tag"},
-    {"Faulty", "lookaside", 0, NULL, 0xCE, 0, FALSE, "a lookaside list never deleted"},
-    {"Faulty", "spinlock", 0, NULL, 0xE1, 0, FALSE, "DriverEntry returns holding a spin lock"},
-    {"Faulty", "sweep", 0, NULL, RUN_LEAK, 0, TRUE, "fail sweep: a failure path that leaks"},
+    {"allocation_snippets", NULL, "pool_tracking", 0, 0, FALSE, "seed 000: allocate and free with tags"},
+    {"LinkListTest", NULL, "pool_tracking", 0, 0, FALSE, "seed 001: a LIST_ENTRY list of pool nodes"},
+    {"LookasideTest", NULL, "pool_tracking", 0, 0, FALSE, "seed 001: a paged lookaside list"},
+    {"RtTest", NULL, "", RUN_LEAK, 0, FALSE, "seed 001: Rtl memory routines (the sample leaks two buffers)"},
+    {"DisplayItsProcessName", NULL, "", 0, 0, FALSE, "seed 001: DriverEntry runs in the System process"},
+    {"PagedSections", NULL, "", 0, 0, FALSE, "seeds 001/002: PAGE, INIT and locked sections, MmLockPagable*"},
+    {"Faulty", "leak", "pool_tracking", 0xC4, 0x62, FALSE, "pool tracking: leaked pool at unload"},
+    {"Faulty", "overrun", "special_pool", 0xD6, 0, FALSE, "special pool: a write past the end"},
+    {"Faulty", "corrupt", "special_pool", 0xC1, 0, FALSE, "special pool: the slack after a block overwritten"},
+    {"Faulty", "use-after-free", "special_pool", 0xD5, 0, FALSE, "special pool: a read after free"},
+    {"Faulty", "paged-at-dispatch", "irql_checking", 0xD1, 0, FALSE, "IRQL checking: paged pool at DISPATCH_LEVEL"},
+    {"Faulty", "paged-code-at-dispatch", "irql_checking", 0xD1, 0, FALSE, "IRQL checking: PAGE code run at DISPATCH_LEVEL"},
+    {"Faulty", "init-after-discard", "", 0x50, 0, FALSE, "a call into INIT code after DriverEntry returned"},
+    {"Faulty", "zero-byte", "pool_tracking", 0xC4, 0x00, FALSE, "a zero-byte allocation under the verifier"},
+    {"Faulty", "double-free", "", 0xC2, 0x07, FALSE, "a double free"},
+    {"Faulty", "wrong-tag", "", 0xC2, 0x0A, FALSE, "a free with the wrong tag"},
+    {"Faulty", "lookaside", "", 0xCE, 0, FALSE, "a lookaside list never deleted"},
+    {"Faulty", "spinlock", "", 0xE1, 0, FALSE, "DriverEntry returns holding a spin lock"},
+    {"Faulty", "sweep", "", RUN_LEAK, 0, TRUE, "fail sweep: a failure path that leaks"},
 };
 
 /* The bundled drivers: next to the executable (the build tree), or where `make install` puts them. */
@@ -298,7 +257,7 @@ static int RunDemos(void)
         snprintf(registry, sizeof registry, "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\%s%s%s", d->Driver,
                  d->Mode != NULL ? "\\" : "", d->Mode != NULL ? d->Mode : "");
         printf("=== %s%s%s: %s\n", d->Driver, d->Mode != NULL ? " " : "", d->Mode != NULL ? d->Mode : "", d->What);
-        RUN_OPTIONS o = {.Verifier = d->Verifier, .SpecialPool = d->SpecialPool};
+        RUN_OPTIONS o = {.Verifier = d->Verifier};
         int code = d->Sweep ? FailSweep(path, registry, o, 100) : RunDriver(path, registry, &o);
         BOOLEAN as_expected = d->Expect == 0 || d->Expect == RUN_LEAK
                                   ? code == (int)d->Expect
@@ -324,39 +283,18 @@ static void Usage(FILE *f)
             "options:\n"
             "  --verifier=LIST        special_pool,pool_tracking,irql_checking,low_resources (as NTMEM_VERIFIER)\n"
             "  --special-pool=SPEC    which requests special pool takes: tag:Tag1+size:16-64+start\n"
-            "  --low-resources=P[:SEED[:GRACE]]  fail P%% of pool requests after GRACE, from SEED\n"
+            "  --low-resources=P[:SEED[:GRACE]]  fail P%% of the driver's pool requests after GRACE\n"
+            "                         (default 1000) requests, from SEED (default 0)\n"
             "  --fail-sweep[=MAX]     run the driver again and again, failing its 1st, 2nd, ... allocation\n"
             "  --no-test              do not call the test hook\n"
             "exit codes: 0 clean, 1 usage or load error, 2 pool leaked, 3 bug check, 4 crash\n");
 }
 
-static ULONG ParseVerifier(const char *text)
+/* Adds one switch (with its parameters) to the list, in NTMEM_VERIFIER's syntax. */
+static void AddSwitch(char *list, size_t size, const char *prefix, const char *text)
 {
-    static const struct {
-        const char *Name;
-        ULONG Flag;
-    } names[] = {{"special_pool", NTMEM_VERIFIER_SPECIAL_POOL},
-                 {"pool_tracking", NTMEM_VERIFIER_POOL_TRACKING},
-                 {"irql_checking", NTMEM_VERIFIER_IRQL_CHECKING},
-                 {"low_resources", NTMEM_VERIFIER_LOW_RESOURCES}};
-    ULONG flags = 0;
-    while (*text != '\0') {
-        size_t len = strcspn(text, ","), name = strcspn(text, ",=");
-        if (name > len)
-            name = len;
-        BOOLEAN known = FALSE;
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (strlen(names[i].Name) == name && strncmp(text, names[i].Name, name) == 0) {
-                flags |= names[i].Flag;
-                known = TRUE;
-            }
-        if (!known) {
-            fprintf(stderr, "ntmem-run: unknown verifier switch '%.*s'\n", (int)name, text);
-            exit(RUN_USAGE);
-        }
-        text += len + (text[len] == ',');
-    }
-    return flags;
+    size_t used = strlen(list);
+    snprintf(list + used, size - used, "%s%s%s", used != 0 ? "," : "", prefix, text);
 }
 
 int main(int argc, char **argv)
@@ -364,7 +302,11 @@ int main(int argc, char **argv)
     Shared = mmap(NULL, sizeof *Shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (Shared == MAP_FAILED)
         return RUN_CRASH;
-    RUN_OPTIONS o = {.Verifier = ntmem_get_verifier_flags()}; /* NTMEM_VERIFIER, then the options */
+    /* NTMEM_VERIFIER, then the options, as one switch list. */
+    static char verifier[1024];
+    const char *env = getenv("NTMEM_VERIFIER");
+    snprintf(verifier, sizeof verifier, "%s", env != NULL ? env : "");
+    RUN_OPTIONS o = {.Verifier = verifier};
     BOOLEAN sweep = FALSE;
     ULONG64 sweep_max = 1000;
     static const struct option options[] = {
@@ -376,15 +318,13 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case 'v':
-            o.Verifier |= ParseVerifier(optarg);
+            AddSwitch(verifier, sizeof verifier, "", optarg);
             break;
         case 's':
-            o.SpecialPool = optarg;
-            o.Verifier |= NTMEM_VERIFIER_SPECIAL_POOL;
+            AddSwitch(verifier, sizeof verifier, "special_pool=", optarg);
             break;
         case 'l':
-            o.LowResources = optarg;
-            o.Verifier |= NTMEM_VERIFIER_LOW_RESOURCES;
+            AddSwitch(verifier, sizeof verifier, "low_resources=", optarg);
             break;
         case 'f':
             sweep = TRUE;
@@ -402,6 +342,12 @@ int main(int argc, char **argv)
             return RUN_USAGE;
         }
     }
+    /* Read here, where a mistake is a usage error; each child applies the list again for itself. */
+    if (!NT_SUCCESS(ntmem_configure_verifier(verifier))) {
+        fprintf(stderr, "ntmem-run: cannot read the verifier settings '%s'\n", verifier);
+        return RUN_USAGE;
+    }
+    ntmem_set_verifier_flags(0);
     if (optind == argc)
         return RunDemos();
     if (argc - optind > 2) {

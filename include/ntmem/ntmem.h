@@ -138,6 +138,12 @@ NTMEM_API SIZE_T ntmem_set_commit_limit(SIZE_T Bytes);
 NTMEM_API ULONG ntmem_set_heap_debug(ULONG Flags);
 
 NTMEM_API ULONG ntmem_set_verifier_flags(ULONG Flags);
+/* Applies a switch list in NTMEM_VERIFIER's syntax - "special_pool=tag:Tag1+size:16-64+start,
+ * pool_tracking,irql_checking,low_resources=percent:seed:grace" - as the flags, special pool and low
+ * resources settings (the flags replace the current ones). STATUS_INVALID_PARAMETER, with nothing
+ * changed, for a switch or parameter it cannot read. NTMEM_VERIFIER itself is applied this way at
+ * start-up. */
+NTMEM_API NTSTATUS ntmem_configure_verifier(PCSTR Text);
 
 /* Special pool (NTMEM_VERIFIER=special_pool, or ntmem_set_verifier_flags): each selected allocation
  * of up to a page sits alone on a page next to an inaccessible one - at the end of its page (an

@@ -7,32 +7,30 @@
 #include "os/os.h"
 #include "vf/vf.h"
 
-static pthread_once_t VfLowOnce = PTHREAD_ONCE_INIT;
 static ULONG VfLowPercent = 5;       /* Windows' default rate is of this order */
-static ULONG64 VfLowState = 0x2545F4914F6CDD1DULL;
+static ULONG64 VfLowState = 0x2545F4914F6CDD1DULL; /* seed 0 */
 static ULONG64 VfLowGrace = 1000;    /* allocations served before the first failure */
 static volatile ULONG64 VfLowSeen;
 static volatile ULONG64 VfLowInjected;
 static pthread_mutex_t VfLowLock = PTHREAD_MUTEX_INITIALIZER;
 
-/* NTMEM_VERIFIER=low_resources[=percent[:seed[:grace]]] */
-static void VfReadLowSettings(void)
+BOOLEAN VfParseLowResources(const char *p, const char *end, ULONG *percent, ULONG64 *seed, ULONG64 *grace)
 {
-    const char *text = OsGetEnv("NTMEM_VERIFIER");
-    const char *at = text != NULL ? strstr(text, "low_resources=") : NULL;
-    if (at == NULL)
-        return;
-    char *end;
-    VfLowPercent = (ULONG)strtoul(at + strlen("low_resources="), &end, 10);
-    if (*end == ':')
-        VfLowState = strtoull(end + 1, &end, 0) ^ 0x2545F4914F6CDD1DULL;
-    if (*end == ':')
-        VfLowGrace = strtoull(end + 1, &end, 0);
+    *seed = 0;
+    *grace = 1000;
+    char *stop;
+    *percent = (ULONG)strtoul(p, &stop, 10);
+    if (stop == p)
+        return FALSE;
+    if (stop < end && *stop == ':')
+        *seed = strtoull(stop + 1, &stop, 0);
+    if (stop < end && *stop == ':')
+        *grace = strtoull(stop + 1, &stop, 0);
+    return stop == end;
 }
 
 NTMEM_API VOID ntmem_set_low_resources(ULONG Percent, ULONG64 Seed, ULONG64 Grace)
 {
-    pthread_once(&VfLowOnce, VfReadLowSettings);
     pthread_mutex_lock(&VfLowLock);
     VfLowPercent = Percent > 100 ? 100 : Percent;
     VfLowState = Seed ^ 0x2545F4914F6CDD1DULL;
@@ -45,7 +43,6 @@ BOOLEAN VfLowResourcesFail(void)
 {
     if (!(__atomic_load_n(&VfFlags, __ATOMIC_RELAXED) & NTMEM_VERIFIER_LOW_RESOURCES))
         return FALSE;
-    pthread_once(&VfLowOnce, VfReadLowSettings);
     pthread_mutex_lock(&VfLowLock);
     BOOLEAN fail = FALSE;
     if (++VfLowSeen > VfLowGrace) {

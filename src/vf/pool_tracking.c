@@ -22,7 +22,6 @@ typedef struct _VF_DRIVER {
     char Name[64];
     ULONG_PTR Start, End;
     BOOLEAN Loaded;
-    ULONG64 Outstanding;
     ULONG64 Allocations, Frees;
     SIZE_T CurrentBytes, PeakBytes;
     ULONG64 Attempts;   /* allocation requests seen by the fail sweep */
@@ -81,7 +80,7 @@ NTMEM_API PVOID ntmem_verifier_register_driver(PCSTR name, PVOID image, SIZE_T s
         if (VfDrivers[i].Loaded)
             continue;
         VF_DRIVER *d = &VfDrivers[i];
-        d->Outstanding = 0; /* no memset: VfIsDriverAddress may be reading Loaded */
+        /* No memset: VfIsDriverAddress may be reading Loaded. */
         snprintf(d->Name, sizeof d->Name, "%s", name != NULL ? name : "driver");
         d->Allocations = d->Frees = d->Attempts = d->Injected = 0;
         d->CurrentBytes = d->PeakBytes = 0;
@@ -166,7 +165,6 @@ void VfTrackAllocation(PVOID block, SIZE_T size, ULONG tag, ULONG pool_index)
             t->Next = VfBuckets[b];
             VfBuckets[b] = t;
             VF_DRIVER *d = &VfDrivers[driver];
-            d->Outstanding++;
             d->Allocations++;
             d->CurrentBytes += size;
             if (d->CurrentBytes > d->PeakBytes)
@@ -192,7 +190,6 @@ void VfTrackFree(PVOID block)
         VF_TRACKED *t = *p;
         *p = t->Next;
         VF_DRIVER *d = &VfDrivers[t->Driver];
-        d->Outstanding--;
         d->Frees++;
         d->CurrentBytes -= t->Size;
         if (t->Usage != NULL) {
@@ -209,7 +206,7 @@ NTMEM_API ULONG64 ntmem_verifier_driver_allocations(PVOID handle)
 {
     VF_DRIVER *d = handle;
     pthread_mutex_lock(&VfTrackLock);
-    ULONG64 n = d != NULL && d->Loaded ? d->Outstanding : 0;
+    ULONG64 n = d != NULL && d->Loaded ? d->Allocations - d->Frees : 0;
     pthread_mutex_unlock(&VfTrackLock);
     return n;
 }
@@ -263,7 +260,7 @@ NTMEM_API ULONG64 ntmem_verifier_unload_driver(PVOID handle)
         return 0;
     pthread_mutex_lock(&VfTrackLock);
     ULONG index = (ULONG)(d - VfDrivers);
-    ULONG64 outstanding = d->Outstanding;
+    ULONG64 outstanding = d->Allocations - d->Frees;
     if (outstanding != 0) {
         VfReportLeaks(index, outstanding);
         if (__atomic_load_n(&VfFlags, __ATOMIC_RELAXED) & NTMEM_VERIFIER_POOL_TRACKING) {
@@ -286,7 +283,6 @@ NTMEM_API ULONG64 ntmem_verifier_unload_driver(PVOID handle)
                 free(t);
             }
         }
-        d->Outstanding = 0;
     }
     __atomic_store_n(&d->Loaded, FALSE, __ATOMIC_RELEASE);
     if (d->FailAt != 0)
@@ -306,7 +302,7 @@ NTMEM_API NTSTATUS ntmem_query_driver_pool(PVOID handle, PNTMEM_DRIVER_POOL_INFO
     pthread_mutex_lock(&VfTrackLock);
     info->Allocations = d->Allocations;
     info->Frees = d->Frees;
-    info->Outstanding = d->Outstanding;
+    info->Outstanding = d->Allocations - d->Frees;
     info->CurrentBytes = d->CurrentBytes;
     info->PeakBytes = d->PeakBytes;
     info->AllocationRequests = d->Attempts;

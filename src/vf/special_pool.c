@@ -31,40 +31,40 @@ static VF_SLOT *VfSlots;            /* one per page of the region, reserved lazi
 static PUCHAR VfQuarantine[VF_QUARANTINE];
 static ULONG VfQuarantineNext;
 static NTMEM_SPECIAL_POOL_INFO VfSpecialStats;
-static NTMEM_SPECIAL_POOL_SETTINGS VfSpecialSettings;
+static NTMEM_SPECIAL_POOL_SETTINGS VfSpecialSettings = {0, 0, PAGE_SIZE, FALSE};
 NTMEM_HIDDEN volatile UCHAR VfSpecialPoolOn;
 
 static pthread_once_t VfSpecialOnce = PTHREAD_ONCE_INIT;
 
-/* NTMEM_VERIFIER=special_pool[=tag:Tag1|size:MIN-MAX|start] (parameters may be combined with '+'). */
-static void VfReadSpecialSettings(void)
+BOOLEAN VfParseSpecialPool(const char *p, const char *end, PNTMEM_SPECIAL_POOL_SETTINGS s)
 {
-    const char *text = OsGetEnv("NTMEM_VERIFIER");
-    const char *at = text != NULL ? strstr(text, "special_pool=") : NULL;
-    VfSpecialSettings.MaxSize = PAGE_SIZE;
-    for (const char *p = at != NULL ? at + strlen("special_pool=") : NULL; p != NULL && *p != '\0' && *p != ',';) {
-        if (strncmp(p, "tag:", 4) == 0 && strlen(p) >= 8) {
-            memcpy(&VfSpecialSettings.Tag, p + 4, 4); /* as shown, which is the tag's memory order */
+    memset(s, 0, sizeof *s);
+    s->MaxSize = PAGE_SIZE;
+    while (p < end) {
+        size_t n = (size_t)(end - p);
+        if (n >= 8 && strncmp(p, "tag:", 4) == 0) {
+            memcpy(&s->Tag, p + 4, 4); /* as shown, which is the tag's memory order */
             p += 8;
-        } else if (strncmp(p, "size:", 5) == 0) {
-            char *end;
-            VfSpecialSettings.MinSize = strtoul(p + 5, &end, 0);
-            VfSpecialSettings.MaxSize = *end == '-' ? strtoul(end + 1, &end, 0) : VfSpecialSettings.MinSize;
-            p = end;
-        } else if (strncmp(p, "start", 5) == 0) {
-            VfSpecialSettings.VerifyStart = TRUE;
+        } else if (n > 5 && strncmp(p, "size:", 5) == 0) {
+            char *stop;
+            s->MinSize = strtoul(p + 5, &stop, 0);
+            s->MaxSize = *stop == '-' ? strtoul(stop + 1, &stop, 0) : s->MinSize;
+            p = stop;
+        } else if (n >= 5 && strncmp(p, "start", 5) == 0) {
+            s->VerifyStart = TRUE;
             p += 5;
         } else {
-            p += strcspn(p, "+,");
+            return FALSE;
         }
-        if (*p == '+')
-            p++;
+        if (p < end && *p != '+')
+            return FALSE;
+        p += p < end;
     }
+    return TRUE;
 }
 
 static void VfInitializeSpecialPool(void)
 {
-    VfReadSpecialSettings();
     MiEnsureInitialized();
     const MI_REGION *r = &MiSystemSpace.Regions[MiSystemPteRegion];
     void *slots = mmap(NULL, r->Pages * sizeof(VF_SLOT), PROT_READ | PROT_WRITE,

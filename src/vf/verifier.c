@@ -18,30 +18,43 @@ static const struct {
     {"pool_tracking", NTMEM_VERIFIER_POOL_TRACKING},
 };
 
-/* "special_pool,pool_tracking,low_resources=5:42": names separated by commas; a switch's own
- * parameters (after '=') belong to that switch and are read where it is implemented. */
-static ULONG VfParse(const char *text)
+NTMEM_API NTSTATUS ntmem_configure_verifier(PCSTR text)
 {
-    ULONG flags = 0;
-    while (*text != '\0') {
-        size_t len = strcspn(text, ",");
-        size_t name_len = strcspn(text, ",=");
-        if (name_len > len)
-            name_len = len;
-        BOOLEAN known = FALSE;
-        for (size_t i = 0; i < sizeof VfSwitches / sizeof VfSwitches[0]; i++) {
-            if (strlen(VfSwitches[i].Name) == name_len && strncmp(text, VfSwitches[i].Name, name_len) == 0) {
-                flags |= VfSwitches[i].Flag;
-                known = TRUE;
-            }
+    if (text == NULL)
+        return STATUS_INVALID_PARAMETER;
+    /* Everything is read before anything is applied: text with a mistake changes nothing. */
+    ULONG flags = 0, percent = 0;
+    ULONG64 seed = 0, grace = 0;
+    NTMEM_SPECIAL_POOL_SETTINGS special;
+    BOOLEAN has_special = FALSE, has_low = FALSE;
+    for (const char *p = text; *p != '\0';) {
+        const char *item_end = p + strcspn(p, ",");
+        const char *name_end = p + strcspn(p, ",=");
+        size_t name_len = (size_t)(name_end - p);
+        ULONG flag = 0;
+        for (size_t i = 0; i < sizeof VfSwitches / sizeof VfSwitches[0] && flag == 0; i++)
+            if (strlen(VfSwitches[i].Name) == name_len && strncmp(p, VfSwitches[i].Name, name_len) == 0)
+                flag = VfSwitches[i].Flag;
+        if (flag == 0 && name_len != 0)
+            return STATUS_INVALID_PARAMETER;
+        if (name_end < item_end) { /* the switch's own parameters, after '=' */
+            BOOLEAN read = flag == NTMEM_VERIFIER_SPECIAL_POOL
+                               ? (has_special = VfParseSpecialPool(name_end + 1, item_end, &special))
+                           : flag == NTMEM_VERIFIER_LOW_RESOURCES
+                               ? (has_low = VfParseLowResources(name_end + 1, item_end, &percent, &seed, &grace))
+                               : FALSE;
+            if (!read)
+                return STATUS_INVALID_PARAMETER;
         }
-        if (!known && name_len != 0)
-            fprintf(stderr, "ntmem: NTMEM_VERIFIER: unknown switch '%.*s' ignored\n", (int)name_len, text);
-        text += len;
-        if (*text == ',')
-            text++;
+        flags |= flag;
+        p = item_end + (*item_end == ',');
     }
-    return flags;
+    if (has_special)
+        ntmem_set_special_pool(&special);
+    if (has_low)
+        ntmem_set_low_resources(percent, seed, grace);
+    ntmem_set_verifier_flags(flags);
+    return STATUS_SUCCESS;
 }
 
 /* The fast paths step aside while special pool, low resources, pool tracking or a registered driver
@@ -66,10 +79,10 @@ static void VfFlagsChanged(ULONG flags)
 __attribute__((constructor)) static void VfInitialize(void)
 {
     const char *text = OsGetEnv("NTMEM_VERIFIER");
-    if (text != NULL)
-        VfFlags = VfParse(text);
-    if (VfFlags & (NTMEM_VERIFIER_SPECIAL_POOL | NTMEM_VERIFIER_LOW_RESOURCES | NTMEM_VERIFIER_POOL_TRACKING))
-        VfFlagsChanged(VfFlags);
+    if (text != NULL && !NT_SUCCESS(ntmem_configure_verifier(text)))
+        fprintf(stderr, "ntmem: NTMEM_VERIFIER='%s' is not understood (switches: special_pool[=tag:Tag1+size:16-64+start], "
+                        "pool_tracking, irql_checking, low_resources[=percent[:seed[:grace]]]); the verifier stays off\n",
+                text);
 }
 
 NTMEM_API ULONG ntmem_set_verifier_flags(ULONG flags)

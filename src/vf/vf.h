@@ -19,7 +19,14 @@ extern NTMEM_HIDDEN volatile UCHAR VfPoolSlowPath;
 
 /* ---- special pool (special_pool.c) ---------------------------------------------------------------- */
 
+/* The parameters NTMEM_VERIFIER's special_pool= takes, in [Text, End): tag:Tag1+size:16-64+start;
+ * FALSE for anything else. */
+NTMEM_HIDDEN BOOLEAN VfParseSpecialPool(const char *Text, const char *End, PNTMEM_SPECIAL_POOL_SETTINGS Settings);
 extern NTMEM_HIDDEN volatile UCHAR VfSpecialPoolOn;
+/* low_resources=percent[:seed[:grace]] in [Text, End) (seed 0 and grace 1000 unless given); FALSE
+ * for anything else. */
+NTMEM_HIDDEN BOOLEAN VfParseLowResources(const char *Text, const char *End, ULONG *Percent, ULONG64 *Seed,
+                                         ULONG64 *Grace);
 /* Low resources simulation (low_resources.c): TRUE when this allocation is to fail. */
 NTMEM_HIDDEN BOOLEAN VfLowResourcesFail(void);
 /* Turns special pool on or off (setting it up on first use); TRUE when it is on. */
